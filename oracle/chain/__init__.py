@@ -1,0 +1,1 @@
+"""Everything that touches the chain: contract artifacts, local nodes, deployment, reads."""

@@ -1,0 +1,169 @@
+"""Configuration: runtime settings (TOML file + ``ORACLE_*`` environment variables) and the policy file.
+
+Why two files: settings say *where* the oracle runs (RPC, keys, addresses, directories) and differ per machine;
+the policy (``policies/*.toml``) says *what* the oracle may do to a market (bounds, update lifetime, the demo
+market's definition) and is reviewed like code. Keys are ``SecretStr`` so that they never print.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from oracle.errors import ConfigError
+from oracle.policy.bounds import linked_rules_hold
+from oracle.policy.params import AssetBounds, Bps, Param, RiskParams
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_POLICY = REPO_ROOT / "policies" / "default.toml"
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+class Settings(BaseSettings):
+    """Where the oracle runs. Sources, highest priority first: constructor arguments, ``ORACLE_*`` environment
+    variables, the TOML settings file."""
+
+    model_config = SettingsConfigDict(env_prefix="ORACLE_", extra="forbid", frozen=True)
+
+    rpc_url: str = "http://127.0.0.1:8545"
+    rpc_timeout_s: Annotated[float, Field(gt=0)] = 10.0
+    policy: Path = DEFAULT_POLICY
+    reports_dir: Path = Path("reports")
+    data_dir: Path | None = None
+    governor: Address | None = None
+    market: Address | None = None
+    multicall: Address | None = None
+    keeper_key: SecretStr | None = None
+    deployer_key: SecretStr | None = None
+
+
+def load_settings(path: Path | None = None, **overrides: object) -> Settings:
+    """Settings from ``path`` (TOML, optional) and the environment; a malformed file raises ``ConfigError``
+    naming the file and the field."""
+    if path is not None and not path.is_file():
+        raise ConfigError(f"settings file not found: {path}")
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings)
+            if path is not None:
+                sources += (TomlConfigSettingsSource(settings_cls),)
+            return sources
+
+    try:
+        loaded = _FromFile(**overrides)  # type: ignore[arg-type]
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings (file {path}, env ORACLE_*): {_fields(exc)}") from exc
+    return Settings.model_construct(**loaded.model_dump())
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class TokenSpec(BaseModel):
+    """An ERC-20 of the demo market."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: str
+    name: str
+    decimals: Annotated[int, Field(ge=0, le=36)]
+
+
+class AssetSpec(TokenSpec):
+    """A collateral asset: its token, where its price history comes from, initial parameters, bounds."""
+
+    price_source: str = Field(description="asset key of the price history, e.g. 'eth' for eth_usd_1d.csv")
+    params: RiskParams
+    bounds: AssetBounds
+
+    @model_validator(mode="after")
+    def _params_inside_bounds(self) -> Self:
+        for p in Param:
+            b, v = self.bounds.get(p), self.params.get(p)
+            if not b.min <= v <= b.max:
+                raise ValueError(f"{self.symbol}: {p.name.lower()} {v} outside bounds [{b.min}, {b.max}]")
+        if not linked_rules_hold(self.params):
+            raise ValueError(f"{self.symbol}: initial parameters break LTV < LT or LT x (1 + LB) < 100 %")
+        return self
+
+
+class MarketSpec(BaseModel):
+    """The demo market that ``risk-oracle demo`` / ``deploy`` create on a local chain."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stable: TokenSpec
+    close_factor_bps: Bps = 5_000
+    liquidity: Annotated[int, Field(gt=0, description="stable units (whole tokens) lenders supply")]
+    assets: Annotated[list[AssetSpec], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_symbols(self) -> Self:
+        symbols = [a.symbol for a in self.assets]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"duplicate asset symbols: {symbols}")
+        return self
+
+    def asset(self, symbol: str) -> AssetSpec:
+        """The asset called ``symbol``."""
+        for a in self.assets:
+            if a.symbol == symbol:
+                return a
+        raise ConfigError(f"no asset {symbol!r} in the market spec")
+
+
+class UpdatePolicy(BaseModel):
+    """How the keeper submits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    valid_for_s: Annotated[int, Field(gt=0, description="lifetime of a submitted update (validUntil - now)")]
+
+
+class Policy(BaseModel):
+    """A policy file (``policies/*.toml``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    update: UpdatePolicy
+    market: MarketSpec
+
+
+def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
+    """Parse and validate a policy file; any problem raises ``ConfigError`` naming the file and the field."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"policy file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"policy file {path} is not valid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid policy {path}: {_fields(exc)}") from exc
+
+
+def _fields(exc: ValidationError) -> str:
+    """``field.path: message`` for each validation error, on one line."""
+    return "; ".join(
+        f"{'.'.join(str(x) for x in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors(include_url=False)
+    )

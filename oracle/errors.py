@@ -1,0 +1,51 @@
+"""One exception hierarchy for the whole oracle: every message names what was wrong and where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OracleError(Exception):
+    """Base of every error the oracle raises on purpose."""
+
+
+class ConfigError(OracleError):
+    """A configuration or policy file is missing, malformed or inconsistent."""
+
+
+class SnapshotError(OracleError):
+    """The chain state read for a cycle is inconsistent or untrustworthy (stale, NaN, jumps)."""
+
+
+class ModelError(OracleError):
+    """A model artifact is missing, incompatible or produced an invalid forecast."""
+
+
+class PolicyError(OracleError):
+    """A recommendation breaks the policy's rules or bounds."""
+
+
+class ExecutionError(OracleError):
+    """Sending, simulating or confirming a transaction failed."""
+
+
+class ToolMissingError(OracleError):
+    """A required external tool (anvil, forge) is not installed where the project expects it."""
+
+
+class ContractRevert(ExecutionError):
+    """A contract call reverted with a known custom error, decoded by name.
+
+    Attributes:
+        name: the Solidity error name, e.g. ``"IncreaseTooLarge"``.
+        arguments: the error's arguments by parameter name (``args`` is Exception's own tuple).
+        data: the raw revert data, hex.
+    """
+
+    def __init__(self, name: str, args: dict[str, Any], data: str, context: str = "") -> None:
+        self.name = name
+        self.arguments = args
+        self.data = data
+        shown = ", ".join(f"{k}={v}" for k, v in args.items())
+        where = f" in {context}" if context else ""
+        super().__init__(f"reverted{where}: {name}({shown})")

@@ -1,0 +1,232 @@
+"""The governor's rules, mirrored in Python, and the clamp that turns a raw recommendation into an update the
+governor will accept.
+
+Why: the keeper must know before sending whether the contract will accept an update, and why not; a
+recommendation must be bounded the same way the chain bounds it. ``check_change`` follows
+``RiskParameterGovernor.validateChange`` rule by rule and in the same order, so that the first rule broken has the
+same name and arguments as the contract's custom error; ``tests/test_bounds_mirror.py`` checks the two agree on
+tens of thousands of random cases against the contract itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from oracle.policy.params import BPS, AssetBounds, Param, ParamBounds, RiskParams
+
+LastChanged = tuple[int, int, int]
+
+
+class Rejection(BaseModel):
+    """Why the governor would reject an update: the custom error's name and arguments, as on chain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    args: dict[str, Any]
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in self.args.items())
+        return f"{self.name}({shown})"
+
+
+def _check_param(
+    p: Param, old: int, new: int, b: ParamBounds, last_changed: int, timestamp: int
+) -> Rejection | None:
+    """One parameter's rules, in the contract's order: range, direction step, min delay."""
+    if new < b.min or new > b.max:
+        return Rejection(name="OutOfRange", args={"param": int(p), "value": new, "min": b.min, "max": b.max})
+    if new == old:
+        return None
+    if new > old and new - old > b.max_increase_bps:
+        return Rejection(
+            name="IncreaseTooLarge",
+            args={"param": int(p), "fromValue": old, "toValue": new, "maxIncrease": b.max_increase_bps},
+        )
+    if new < old and old - new > b.max_decrease_bps:
+        return Rejection(
+            name="DecreaseTooLarge",
+            args={"param": int(p), "fromValue": old, "toValue": new, "maxDecrease": b.max_decrease_bps},
+        )
+    if last_changed != 0 and timestamp < last_changed + b.min_delay_s:
+        return Rejection(name="TooSoon", args={"param": int(p), "nextAllowedAt": last_changed + b.min_delay_s})
+    return None
+
+
+def linked_rules_hold(params: RiskParams) -> bool:
+    """``LTV < LT`` and ``LT x (1 + LB) < 100 %`` (a liquidation cannot create bad debt by construction)."""
+    return (
+        params.ltv < params.liquidation_threshold
+        and params.liquidation_threshold * (BPS + params.liquidation_bonus) < BPS * BPS
+    )
+
+
+def check_change(
+    asset: str,
+    current: RiskParams,
+    proposed: RiskParams,
+    bounds: AssetBounds,
+    last_changed_at: LastChanged,
+    timestamp: int,
+) -> Rejection | None:
+    """Mirror of ``RiskParameterGovernor.validateChange``: the first rule broken, or ``None`` when allowed."""
+    if current == proposed:
+        return Rejection(name="NoChange", args={"asset": asset})
+    for p in Param:
+        rejection = _check_param(
+            p, current.get(p), proposed.get(p), bounds.get(p), last_changed_at[p], timestamp
+        )
+        if rejection is not None:
+            return rejection
+    if proposed.ltv >= proposed.liquidation_threshold:
+        return Rejection(
+            name="LtvNotBelowThreshold",
+            args={"ltv": proposed.ltv, "liquidationThreshold": proposed.liquidation_threshold},
+        )
+    if proposed.liquidation_threshold * (BPS + proposed.liquidation_bonus) >= BPS * BPS:
+        return Rejection(
+            name="BonusCreatesBadDebt",
+            args={
+                "liquidationThreshold": proposed.liquidation_threshold,
+                "liquidationBonus": proposed.liquidation_bonus,
+            },
+        )
+    return None
+
+
+def check_update(
+    asset: str,
+    current: RiskParams,
+    proposed: RiskParams,
+    bounds: AssetBounds | None,
+    last_changed_at: LastChanged,
+    timestamp: int,
+    valid_until: int,
+    paused: bool,
+) -> Rejection | None:
+    """Mirror of ``RiskParameterGovernor.checkUpdate`` (``bounds is None`` = asset not configured)."""
+    if paused:
+        return Rejection(name="GovernorPaused", args={})
+    if timestamp > valid_until:
+        return Rejection(name="UpdateExpired", args={"validUntil": valid_until, "timestamp": timestamp})
+    if bounds is None:
+        return Rejection(name="AssetNotConfigured", args={"asset": asset})
+    return check_change(asset, current, proposed, bounds, last_changed_at, timestamp)
+
+
+# --------------------------------------------------------------------------- clamping
+
+
+class ParamClamp(BaseModel):
+    """How one parameter went from the model's raw value to the bounded one, and which limit decided it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    param: Param
+    current: int
+    raw: int
+    bounded: int
+    binding: str  # "none", "min", "max", "max_increase", "max_decrease", "min_delay", "linked_rule"
+    next_change_at: int  # earliest time this parameter may change again (0 = now)
+
+
+class BoundedUpdate(BaseModel):
+    """A raw recommendation after the governor's rules: what would be submitted, and why it differs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    asset: str
+    current: RiskParams
+    raw: RiskParams
+    bounded: RiskParams
+    clamps: tuple[ParamClamp, ParamClamp, ParamClamp]
+
+    @property
+    def changes(self) -> bool:
+        """Whether the bounded update moves any parameter (a no-op is never submitted)."""
+        return self.bounded != self.current
+
+
+def _clamp_param(p: Param, old: int, raw: int, b: ParamBounds, last: int, now: int) -> tuple[int, str]:
+    """Closest value to ``raw`` the rules allow now, and the limit that bound it."""
+    value, binding = raw, "none"
+    if value < b.min:
+        value, binding = b.min, "min"
+    elif value > b.max:
+        value, binding = b.max, "max"
+    if value > old + b.max_increase_bps:
+        value, binding = old + b.max_increase_bps, "max_increase"
+    elif value < old - b.max_decrease_bps:
+        value, binding = old - b.max_decrease_bps, "max_decrease"
+    if value != old and last != 0 and now < last + b.min_delay_s:
+        value, binding = old, "min_delay"
+    return value, binding
+
+
+def _next_change_at(moves: bool, last_changed: int, min_delay: int, timestamp: int) -> int:
+    """When a parameter may change again after this update (0 = any time)."""
+    if moves:
+        return timestamp + min_delay
+    return 0 if last_changed == 0 else last_changed + min_delay
+
+
+def clamp_update(
+    asset: str,
+    current: RiskParams,
+    raw: RiskParams,
+    bounds: AssetBounds,
+    last_changed_at: LastChanged,
+    timestamp: int,
+) -> BoundedUpdate:
+    """Clamp ``raw`` into what the governor accepts at ``timestamp``.
+
+    Each parameter is clamped to its range, its direction's step and its min delay. If the result breaks a
+    linked rule, the parameters that moved fall back to their current values until the rules hold: loosening
+    moves first (LTV up, LT up, LB down), then LT, LB, LTV. The current parameters satisfy the rules (the
+    contract guarantees it), so this ends in a valid update or a no-op. A fallback is recorded as binding
+    ``"linked_rule"``.
+    """
+    values: dict[Param, int] = {}
+    binding: dict[Param, str] = {}
+    for p in Param:
+        values[p], binding[p] = _clamp_param(
+            p, current.get(p), raw.get(p), bounds.get(p), last_changed_at[p], timestamp
+        )
+
+    def params() -> RiskParams:
+        return RiskParams(
+            ltv=values[Param.LTV],
+            liquidation_threshold=values[Param.LIQUIDATION_THRESHOLD],
+            liquidation_bonus=values[Param.LIQUIDATION_BONUS],
+        )
+
+    def loosens(p: Param) -> bool:
+        move = values[p] - current.get(p)
+        return move < 0 if p == Param.LIQUIDATION_BONUS else move > 0
+
+    # loosening moves fall back first, then LT (its cuts liquidate at once), LB, LTV
+    fallback_order = sorted(
+        (p for p in Param if values[p] != current.get(p)),
+        key=lambda p: (not loosens(p), (Param.LIQUIDATION_THRESHOLD, Param.LIQUIDATION_BONUS, Param.LTV).index(p)),
+    )
+    for p in fallback_order:
+        if linked_rules_hold(params()):
+            break
+        values[p], binding[p] = current.get(p), "linked_rule"
+
+    clamps = tuple(
+        ParamClamp(
+            param=p,
+            current=current.get(p),
+            raw=raw.get(p),
+            bounded=values[p],
+            binding=binding[p],
+            next_change_at=_next_change_at(
+                values[p] != current.get(p), last_changed_at[p], bounds.get(p).min_delay_s, timestamp
+            ),
+        )
+        for p in Param
+    )
+    return BoundedUpdate(asset=asset, current=current, raw=raw, bounded=params(), clamps=clamps)  # type: ignore[arg-type]

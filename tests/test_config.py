@@ -1,0 +1,78 @@
+"""Settings and policy files: valid ones load, malformed ones fail with a message naming file and field,
+and keys never print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oracle.config import DEFAULT_POLICY, load_policy, load_settings
+from oracle.errors import ConfigError
+
+KEY = "0x" + "12" * 32
+
+
+def test_default_policy_loads() -> None:
+    policy = load_policy()
+    assert [a.symbol for a in policy.market.assets] == ["WETH", "WBTC", "LINK", "AAVE"]
+    assert policy.update.valid_for_s == 6 * 3600
+
+
+def test_settings_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "oracle.toml"
+    path.write_text(f'rpc_url = "http://10.0.0.1:8545"\nrpc_timeout_s = 3\nkeeper_key = "{KEY}"\n')
+    monkeypatch.setenv("ORACLE_RPC_TIMEOUT_S", "7.5")
+    settings = load_settings(path)
+    assert settings.rpc_url == "http://10.0.0.1:8545"
+    assert settings.rpc_timeout_s == 7.5  # the environment wins over the file
+    assert settings.keeper_key is not None and settings.keeper_key.get_secret_value() == KEY
+    assert KEY not in repr(settings) and KEY not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('rpc_url = "unterminated\n', "not valid TOML"),
+        ("rpc_timeout_s = -1\n", "rpc_timeout_s"),
+        ("unknown_field = 1\n", "unknown_field"),
+        ('governor = "0x1234"\n', "governor"),
+    ],
+)
+def test_malformed_settings(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(path)
+
+
+def test_missing_settings_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("ltv = 8000, liquidation_threshold = 8250", "ltv = 8300, liquidation_threshold = 8250", "LTV < LT"),
+        ('min = 5000, max = 8500', 'min = 8100, max = 8500', "outside bounds"),
+        ('min = 5000, max = 8500', 'min = 9000, max = 8500', "min 9000 > max 8500"),
+        ("valid_for_s = 21600", "valid_for_s = 0", "update.valid_for_s"),
+        ('symbol = "WBTC"', 'symbol = "WETH"', "duplicate asset symbols"),
+        ("liquidity = 50_000_000", "liquidity = [1]", "market.liquidity"),
+        ("[update]", "[update\n", "not valid TOML"),
+    ],
+)
+def test_malformed_policy(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    text = DEFAULT_POLICY.read_text()
+    assert old in text
+    path = tmp_path / "policy.toml"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=expected) as err:
+        load_policy(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_policy(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="policy file not found"):
+        load_policy(tmp_path / "nope.toml")
