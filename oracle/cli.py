@@ -6,6 +6,7 @@ Commands grow with the issues: ``demo`` and ``deploy`` now; ``snapshot``, ``reco
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,15 @@ PolicyOption = Annotated[Path, typer.Option("--policy", help="policy TOML (bound
 SettingsOption = Annotated[
     Path | None, typer.Option("--config", help="settings TOML; ORACLE_* environment variables override it")
 ]
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that context managers (the anvil node) clean up as on Ctrl-C."""
+
+    def _handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _handler)
 
 
 def _fail(exc: OracleError) -> None:
@@ -46,6 +56,7 @@ def demo(
     """Local anvil chain, our contracts, a seeded market, one bounded update through the governor."""
     from oracle.demo import run_demo
 
+    _exit_on_sigterm()
     try:
         run_demo(load_policy(policy), positions, reports_dir, console)
     except OracleError as exc:

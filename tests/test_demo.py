@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+import requests
 
 from oracle.demo import DemoResult
 
@@ -29,3 +34,23 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result.applied.report_hash == "0x" + hashlib.sha256(update_json.read_bytes()).hexdigest()
     bindings = {c.param.label: c.binding for c in result.bounded.clamps}
     assert bindings == {"LTV": "max_decrease", "LT": "max_decrease", "LB": "none"}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_demo_stops_anvil_when_interrupted(tmp_path: Path, sig: signal.Signals) -> None:
+    cli = Path(sys.executable).with_name("risk-oracle")
+    proc = subprocess.Popen(
+        [str(cli), "demo", "--positions", "2000", "--reports-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # "anvil listening on http://127.0.0.1:<port>"
+    url = first.split()[-1]
+    deadline = time.monotonic() + 60
+    while "deployed" not in proc.stdout.readline():  # interrupt while seeding
+        assert time.monotonic() < deadline
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2)

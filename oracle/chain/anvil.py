@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -29,13 +30,15 @@ ANVIL_GUARDIAN_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804
 
 
 def find_tool(name: str) -> Path:
-    """Path of a pinned Foundry binary (``anvil``, ``forge``, ``cast``) from ``node_modules/.bin``.
+    """Path of a pinned Foundry binary (``anvil``, ``forge``, ``cast``) installed by ``npm ci``.
 
     ``ORACLE_<NAME>`` overrides it; otherwise the repository's pinned copy is used, then ``PATH``. A missing tool
     is an error, never a skip: run ``make test`` or ``npm ci`` to install it.
     """
     override = os.environ.get(f"ORACLE_{name.upper()}")
     candidates = [Path(override)] if override else []
+    # the platform package's binary itself, then npm's Node wrapper around it
+    candidates += sorted((REPO_ROOT / "node_modules" / "@foundry-rs").glob(f"{name}-*/bin/{name}"))
     candidates.append(REPO_ROOT / "node_modules" / ".bin" / name)
     which = shutil.which(name)
     if which:
@@ -103,14 +106,21 @@ class AnvilNode:
         raise RuntimeError(f"anvil did not start ({' '.join(args)}):\n{output}")
 
     def stop(self) -> None:
-        """Terminate anvil (SIGTERM, then SIGKILL after 5 s) and remove its log."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        """Terminate anvil's whole process group (SIGTERM, then SIGKILL after 5 s) and remove its log.
+
+        The group matters: ``node_modules/.bin/anvil`` is a Node wrapper that runs the real binary as a child.
+        """
+        if self._proc is not None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self._proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self._proc.wait(timeout=5)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
         self._proc = None
         if self._log is not None:
             self._log.unlink(missing_ok=True)
