@@ -251,6 +251,24 @@ contract GovernorInvariantTest is Fixture {
         handler = new GovernorHandler(governor, market, usd, [weth, wbtc], [wethFeed, wbtcFeed], address(this));
     }
 
+    /// @notice The handler reaches the states the invariants are about: changes land, liquidations happen.
+    function test_handlerExercisesChangesAndLiquidations() public {
+        for (uint256 i = 0; i < 400; ++i) {
+            uint256 s = uint256(keccak256(abi.encode(i)));
+            handler.warp(s >> 200);
+            handler.keeperSubmit(s, s >> 8, 1);
+            handler.guardianTighten(s >> 16, s >> 24);
+            handler.borrowerOpen(s >> 32, s >> 40, s >> 48, 9_000 + (s >> 56) % 1_000);
+            handler.movePrice(s >> 64, s >> 72);
+            handler.liquidate(s >> 80, s >> 88);
+            if (i % 50 == 0) handler.ownerSetBounds(s >> 96, s >> 104);
+        }
+        assertTrue(handler.appliedChanges() > 20, "parameter changes applied");
+        assertTrue(handler.liquidations() > 0, "liquidations happened");
+        invariant_booksBalance();
+        invariant_parametersInsideBounds();
+    }
+
     function targetContracts() public view returns (address[] memory targets) {
         targets = new address[](1);
         targets[0] = address(handler);
