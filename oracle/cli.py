@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from web3 import Web3
 
 from oracle import __version__
 from oracle.config import DEFAULT_POLICY, load_policy, load_settings
@@ -70,6 +69,11 @@ def deploy(
     guardian: Annotated[str, typer.Option(help="guardian address")] = ...,  # type: ignore[assignment]
     owner: Annotated[str | None, typer.Option(help="owner (DAO/timelock); default: the deployer")] = None,
     out: Annotated[Path, typer.Option(help="where to write the deployment record")] = Path("deployment.json"),
+    data_dir: Annotated[
+        Path | None, typer.Option(help="price history to replay into the feeds (default: the embedded extract)")
+    ] = None,
+    start: Annotated[str, typer.Option("--from", help="first day of history replayed")] = "2022-04-01",
+    end: Annotated[str, typer.Option("--to", help="last day of history replayed")] = "2022-06-30",
     policy: PolicyOption = DEFAULT_POLICY,
     config: SettingsOption = None,
 ) -> None:
@@ -78,23 +82,63 @@ def deploy(
     The deployer key comes from ORACLE_DEPLOYER_KEY (or the settings file), never from the command line.
     """
     from oracle.chain.deploy import deploy_market
+    from oracle.chain.rpc import make_web3
     from oracle.chain.tx import TxSender
-    from oracle.data.demo_prices import load_demo_prices
+    from oracle.data.demo_prices import load_history
 
     try:
         settings = load_settings(config)
         if settings.deployer_key is None:
             raise OracleError("no deployer key: set ORACLE_DEPLOYER_KEY")
-        w3 = Web3(Web3.HTTPProvider(rpc or settings.rpc_url, request_kwargs={"timeout": settings.rpc_timeout_s}))
+        spec = load_policy(policy).market
+        history = load_history([a.price_source for a in spec.assets], data_dir or settings.data_dir, start, end)
+        w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
         sender = TxSender(w3, settings.deployer_key.get_secret_value())
         deployment = deploy_market(
-            w3, sender, load_policy(policy).market, keeper=keeper, guardian=guardian, owner=owner,
-            price_history=load_demo_prices(),
+            w3, sender, spec, keeper=keeper, guardian=guardian, owner=owner, price_history=history
         )
     except OracleError as exc:
         _fail(exc)
     deployment.save(out)
     console.print(f"governor {deployment.governor}\nmarket   {deployment.market}\nwritten to {out}")
+
+
+@app.command()
+def snapshot(
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: settings' rpc_url)")] = None,
+    block: Annotated[int | None, typer.Option(help="block to read (default: the latest)")] = None,
+    deployment: Annotated[
+        Path | None, typer.Option(help="deployment.json from `deploy` (else ORACLE_MARKET/GOVERNOR/MULTICALL)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the snapshot as JSON")] = False,
+    policy: PolicyOption = DEFAULT_POLICY,
+    config: SettingsOption = None,
+) -> None:
+    """Read and validate the market at one block; print a summary (or the whole snapshot as JSON)."""
+    from oracle.chain.adapters import NativeMarketAdapter
+    from oracle.chain.deploy import Deployment
+    from oracle.chain.reader import ChainSource, read_snapshot
+    from oracle.chain.rpc import make_web3
+    from oracle.explain.summary import print_snapshot
+
+    try:
+        settings = load_settings(config)
+        if deployment is not None:
+            d = Deployment.load(deployment)
+            market, governor, multicall = d.market, d.governor, d.multicall
+        else:
+            market, governor, multicall = settings.market, settings.governor, settings.multicall
+        if not (market and governor and multicall):
+            raise OracleError("market, governor and multicall addresses needed: --deployment or ORACLE_* settings")
+        w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
+        source = ChainSource(w3, NativeMarketAdapter(market), governor, multicall, load_policy(policy).snapshot)
+        snap = read_snapshot(source, block)
+    except OracleError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(snap.model_dump_json(indent=1))
+    else:
+        print_snapshot(snap, console)
 
 
 if __name__ == "__main__":

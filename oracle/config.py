@@ -14,6 +14,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from oracle.chain.snapshot import SnapshotPolicy
 from oracle.errors import ConfigError
 from oracle.policy.bounds import linked_rules_hold
 from oracle.policy.params import AssetBounds, Bps, Param, RiskParams
@@ -145,6 +146,7 @@ class Policy(BaseModel):
 
     name: str
     update: UpdatePolicy
+    snapshot: SnapshotPolicy
     market: MarketSpec
 
 

@@ -86,7 +86,7 @@ def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console
         console.print(
             f"seeded {seeded.positions} positions ({seeded.with_debt} borrowing, {seeded.near_liquidation} near "
             f"liquidation, {seeded.whales} whales), debt {seeded.total_debt / 10**deployment.stable_decimals:,.0f} "
-            f"{policy.market.stable.symbol}, {seeded.transactions} transactions"
+            f"{policy.market.stable.symbol}, {seeded.requests} transactions"
         )
 
         governor, market = deployment.governor_contract(w3), deployment.market_contract(w3)

@@ -1,4 +1,4 @@
-"""Export ABI + creation bytecode of every deployable contract from forge's `out/` into `abi/`.
+"""Export ABI, creation bytecode and storage layout of every deployable contract from forge's `out/` into `abi/`.
 
 Why: the Python side deploys and calls the contracts from these committed JSON files, so that it needs no
 compiler at run time; `tests/test_abi_fresh.py` recompiles and fails when they are stale.
@@ -31,6 +31,11 @@ def export(out_dir: Path, abi_dir: Path) -> list[Path]:
             "contractName": name,
             "abi": artifact["abi"],
             "bytecode": artifact["bytecode"]["object"],
+            # slot of each state variable: local seeding writes state directly on anvil (oracle/chain/storage.py)
+            "storageLayout": {
+                s["label"]: {"slot": int(s["slot"]), "offset": s["offset"], "type": s["type"]}
+                for s in artifact.get("storageLayout", {}).get("storage", [])
+            },
         }
         path = abi_dir / f"{name}.json"
         path.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")

@@ -1,7 +1,7 @@
 """Build the demo market's embedded price history from the real data in ../shared/data.
 
 Why: `make demo` and the tests must run on a clean clone where ../shared/data may not exist; this small
-extract (daily closes of four assets through the May-June 2022 crashes: Terra/LUNA, then Celsius/3AC) is
+extract (daily closes of six assets through the May-June 2022 crashes: Terra/LUNA, then Celsius/3AC) is
 committed as oracle/data/demo_prices.csv, with the sha256 of every source file in demo_prices.json.
 Usage: python tools/make_demo_prices.py [DATA_DIR]
 """
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-ASSETS = ("eth", "btc", "link", "aave")
+ASSETS = ("eth", "btc", "link", "aave", "uni", "crv")
 START, END = "2022-04-01", "2022-06-30"  # inclusive, UTC days
 OUT = Path(__file__).resolve().parents[1] / "oracle" / "data"
 

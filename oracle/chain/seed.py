@@ -1,29 +1,45 @@
 """Seed a local market with borrowers: a realistic spread of health factors, a tail near liquidation, whales.
 
 Why: the demo, the tests and the benchmarks need a market whose state looks like a real one (most positions
-healthy, some close to their threshold, a few large enough to move liquidation risk). Borrowers are
-deterministic accounts that anvil impersonates; transactions go in JSON-RPC batches with explicit nonces,
-phase by phase (mint, approve, deposit, borrow), each phase mined before the next, and every receipt is checked.
-Local chains only (it uses ``anvil_*`` / ``evm_*`` RPC methods).
+healthy, some close to their threshold, a few large enough to move liquidation risk). Seeding is planned once
+(deterministic from a seed) and executed one of two ways:
+
+- ``"transactions"``: real transactions from impersonated borrowers (mint, approve, deposit, borrow), sent in
+  JSON-RPC batches with explicit nonces, phase by phase, every receipt checked. Exercises the contracts.
+- ``"storage"``: the same end state written directly with ``anvil_setStorageAt`` at the slots of the compiled
+  storage layout; seconds instead of minutes for 10,000+ positions (benchmarks). A test checks both give the
+  same market.
+
+Local chains only (``anvil_*`` / ``evm_*`` RPC methods).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
-from eth_account import Account
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict
 from web3 import Web3
 
 from oracle.chain.deploy import Deployment
+from oracle.chain.storage import array_element_slot, hex_word, mapping_slot, variable_slot
 from oracle.chain.tx import contract_at
 from oracle.errors import ExecutionError
 
 GAS_PER_CALL = 400_000  # a cap, not an estimate: seeding skips estimation and checks every receipt instead
 BATCH = 500  # JSON-RPC requests per HTTP batch
+
+SeedMethod = Literal["transactions", "storage"]
+
+
+class PlannedPosition(NamedTuple):
+    """A borrower to create: collateral per asset (deployment order, token units) and debt (stable units)."""
+
+    account: str
+    collateral: tuple[int, ...]
+    debt: int
 
 
 class SeedSummary(BaseModel):
@@ -36,25 +52,13 @@ class SeedSummary(BaseModel):
     near_liquidation: int  # health factor below 1.15 when seeded
     whales: int
     total_debt: int  # stable units
-    transactions: int
-
-
-class _Phase:
-    """Transactions of one phase; nonces are assigned when the phase is sent, so phases never leave gaps."""
-
-    def __init__(self) -> None:
-        self.txs: list[dict[str, Any]] = []
-
-    def add(self, sender: str, to: str, data: str) -> None:
-        self.txs.append({
-            "from": sender, "to": to, "data": data, "gas": hex(GAS_PER_CALL),
-            "maxFeePerGas": hex(10**11), "maxPriorityFeePerGas": hex(1),
-        })
+    method: str
+    requests: int  # transactions sent, or storage slots written
 
 
 def borrower_address(seed: int, index: int) -> str:
-    """Deterministic address of the ``index``-th seeded borrower."""
-    return Account.from_key(keccak(text=f"defi-risk-oracle/borrower/{seed}/{index}")).address
+    """Deterministic address of the ``index``-th seeded borrower (no key: anvil impersonates it)."""
+    return to_checksum_address(keccak(text=f"defi-risk-oracle/borrower/{seed}/{index}")[12:])
 
 
 def _rpc(w3: Web3, method: str, params: list[Any]) -> Any:
@@ -79,23 +83,7 @@ def _batch(w3: Web3, method: str, params: list[list[Any]]) -> list[Any]:
     return results
 
 
-def _run_phase(w3: Web3, phase: _Phase, nonces: dict[str, int]) -> int:
-    """Send a phase, mine until the pool is empty, check every receipt; returns the number of transactions."""
-    if not phase.txs:
-        return 0
-    for tx in phase.txs:
-        tx["nonce"] = hex(nonces[tx["from"]])
-        nonces[tx["from"]] += 1
-    hashes = _batch(w3, "eth_sendTransaction", [[tx] for tx in phase.txs])
-    while int(_rpc(w3, "txpool_status", [])["pending"], 16):
-        _rpc(w3, "evm_mine", [])
-    for tx, receipt in zip(phase.txs, _batch(w3, "eth_getTransactionReceipt", [[h] for h in hashes]), strict=True):
-        if receipt is None or receipt["status"] != "0x1":
-            raise ExecutionError(f"seeding transaction failed: {tx} -> {receipt}")
-    return len(hashes)
-
-
-def seed_positions(
+def plan_positions(
     w3: Web3,
     deployment: Deployment,
     count: int,
@@ -104,75 +92,168 @@ def seed_positions(
     near_liquidation_share: float = 0.15,
     whale_share: float = 0.02,
     no_debt_share: float = 0.05,
-) -> SeedSummary:
-    """Open ``count`` positions on ``deployment``'s market (its deployer mints the collateral).
+) -> tuple[list[PlannedPosition], SeedSummary]:
+    """Plan ``count`` positions at the market's current prices and parameters.
 
-    Collateral value per position is log-normal (median 20k USD), whales hold 2-10M USD; target health factors
-    are 1.3-3.0 for healthy positions and 1.03-1.15 for the tail near liquidation, capped by the LTV limit.
+    Collateral value per position is log-normal (median 20k USD), whales hold 2-10M USD; one asset for 70 % of
+    borrowers, two for the rest; target health factors are 1.3-3.0 for healthy positions and 1.03-1.15 for the
+    tail near liquidation, capped by the LTV borrow limit.
     """
     rng = np.random.default_rng(seed)
     market = deployment.market_contract(w3)
-    stable_unit = 10**deployment.stable_decimals
-    configs = {a.token: market.functions.collateralConfig(a.token).call() for a in deployment.assets}
-    prices = {a.token: market.functions.priceOf(a.token).call() for a in deployment.assets}
-    token = contract_at(w3, "TestToken", deployment.stable)  # any TestToken: same ABI for every asset
-    minter = deployment.deployer
-
-    nonces: dict[str, int] = defaultdict(int)
-    nonces[minter] = w3.eth.get_transaction_count(minter, "pending")
-    mints, approves, deposits, borrows = (_Phase() for _ in range(4))
+    n = len(deployment.assets)
+    configs = [market.functions.collateralConfig(a.token).call() for a in deployment.assets]
+    unit_prices = [
+        market.functions.priceOf(a.token).call() / 10 ** cfg[2] / 10**a.decimals
+        for a, cfg in zip(deployment.assets, configs, strict=True)
+    ]
+    ltv = [cfg[4][0] / 10_000 for cfg in configs]
+    lt = [cfg[4][1] / 10_000 for cfg in configs]
+    plan: list[PlannedPosition] = []
     near = whales = with_debt = total_debt = 0
-    borrowers = []
     for i in range(count):
-        who = borrower_address(seed, i)
-        borrowers.append(who)
         is_whale = rng.random() < whale_share
         whales += is_whale
         value_usd = rng.uniform(2e6, 1e7) if is_whale else float(rng.lognormal(np.log(2e4), 1.0))
-        n_assets = 1 if rng.random() < 0.7 else 2
-        chosen = rng.choice(len(deployment.assets), size=n_assets, replace=False)
-        weights = rng.dirichlet(np.ones(n_assets))
+        chosen = rng.choice(n, size=1 if rng.random() < 0.7 else min(2, n), replace=False)
+        weights = rng.dirichlet(np.ones(len(chosen)))
+        amounts = [0] * n
         borrow_limit = liquidation_value = 0.0
         for k, w in zip(chosen, weights, strict=True):
-            asset = deployment.assets[int(k)]
-            feed_decimals, params = configs[asset.token][2], configs[asset.token][4]
-            price = prices[asset.token] / 10**feed_decimals
-            amount = int(value_usd * w / price * 10**asset.decimals)
+            amounts[int(k)] = int(value_usd * w / unit_prices[int(k)])
+            borrow_limit += value_usd * w * ltv[int(k)]
+            liquidation_value += value_usd * w * lt[int(k)]
+        debt = 0
+        if rng.random() >= no_debt_share and borrow_limit > 0:
+            target_hf = rng.uniform(1.03, 1.15) if rng.random() < near_liquidation_share else rng.uniform(1.3, 3.0)
+            debt_usd = min(liquidation_value / target_hf, borrow_limit * 0.995)
+            debt = int(debt_usd * 10**deployment.stable_decimals)
+            if debt:
+                with_debt += 1
+                near += liquidation_value / debt_usd < 1.15
+                total_debt += debt
+        plan.append(PlannedPosition(borrower_address(seed, i), tuple(amounts), debt))
+    summary = SeedSummary(positions=count, with_debt=with_debt, near_liquidation=near, whales=whales,
+                          total_debt=total_debt, method="", requests=0)
+    return plan, summary
+
+
+# ------------------------------------------------------------------------------------------ transactions
+
+
+def _send_phase(w3: Web3, txs: list[dict[str, Any]], nonces: dict[str, int]) -> int:
+    """Send a phase, mine until the pool is empty, check every receipt; returns the number of transactions."""
+    if not txs:
+        return 0
+    for tx in txs:
+        tx |= {"nonce": hex(nonces[tx["from"]]), "gas": hex(GAS_PER_CALL), "maxFeePerGas": hex(10**11),
+               "maxPriorityFeePerGas": hex(1)}
+        nonces[tx["from"]] += 1
+    hashes = _batch(w3, "eth_sendTransaction", [[tx] for tx in txs])
+    while int(_rpc(w3, "txpool_status", [])["pending"], 16):
+        _rpc(w3, "evm_mine", [])
+    for tx, receipt in zip(txs, _batch(w3, "eth_getTransactionReceipt", [[h] for h in hashes]), strict=True):
+        if receipt is None or receipt["status"] != "0x1":
+            raise ExecutionError(f"seeding transaction failed: {tx} -> {receipt}")
+    return len(hashes)
+
+
+def _execute_transactions(w3: Web3, deployment: Deployment, plan: list[PlannedPosition]) -> int:
+    token = contract_at(w3, "TestToken", deployment.stable)  # every TestToken has this ABI
+    market = deployment.market_contract(w3)
+    minter = deployment.deployer
+    mints: list[dict[str, Any]] = []
+    approves: list[dict[str, Any]] = []
+    deposits: list[dict[str, Any]] = []
+    borrows: list[dict[str, Any]] = []
+    for p in plan:
+        for asset, amount in zip(deployment.assets, p.collateral, strict=True):
             if amount == 0:
                 continue
-            borrow_limit += value_usd * w * params[0] / 10_000
-            liquidation_value += value_usd * w * params[1] / 10_000
-            mints.add(minter, asset.token, token.encode_abi("mint", [who, amount]))
-            approves.add(who, asset.token, token.encode_abi("approve", [deployment.market, amount]))
-            deposits.add(who, deployment.market, market.encode_abi("deposit", [asset.token, amount]))
-        if rng.random() < no_debt_share or borrow_limit == 0:
-            continue
-        target_hf = rng.uniform(1.03, 1.15) if rng.random() < near_liquidation_share else rng.uniform(1.3, 3.0)
-        debt_usd = min(liquidation_value / target_hf, borrow_limit * 0.995)
-        debt = int(debt_usd * stable_unit)
-        if debt == 0:
-            continue
-        borrows.add(who, deployment.market, market.encode_abi("borrow", [debt]))
-        with_debt += 1
-        near += liquidation_value / debt_usd < 1.15
-        total_debt += debt
-
+            mints.append({"from": minter, "to": asset.token, "data": token.encode_abi("mint", [p.account, amount])})
+            approves.append({"from": p.account, "to": asset.token,
+                             "data": token.encode_abi("approve", [deployment.market, amount])})
+            deposits.append({"from": p.account, "to": deployment.market,
+                             "data": market.encode_abi("deposit", [asset.token, amount])})
+        if p.debt:
+            borrows.append({"from": p.account, "to": deployment.market, "data": market.encode_abi("borrow", [p.debt])})
+    nonces: dict[str, int] = defaultdict(int)
+    nonces[minter] = w3.eth.get_transaction_count(minter, "pending")
     automine = _rpc(w3, "anvil_getAutomine", [])
     _rpc(w3, "anvil_autoImpersonateAccount", [True])
     _rpc(w3, "evm_setAutomine", [False])
-    sent = 0
     try:
-        _batch(w3, "anvil_setBalance", [[who, hex(10**20)] for who in borrowers])
-        for phase in (mints, approves, deposits, borrows):
-            sent += _run_phase(w3, phase, nonces)
+        _batch(w3, "anvil_setBalance", [[p.account, hex(10**20)] for p in plan])  # gas money
+        return sum(_send_phase(w3, phase, nonces) for phase in (mints, approves, deposits, borrows))
     finally:
         _rpc(w3, "evm_setAutomine", [automine])
         _rpc(w3, "anvil_autoImpersonateAccount", [False])
-    return SeedSummary(
-        positions=count,
-        with_debt=with_debt,
-        near_liquidation=near,
-        whales=whales,
-        total_debt=total_debt,
-        transactions=sent,
-    )
+
+
+# ------------------------------------------------------------------------------------------ storage
+
+
+def _execute_storage(w3: Web3, deployment: Deployment, plan: list[PlannedPosition]) -> int:
+    market = deployment.market_contract(w3)
+    m = "LendingMarket"
+    borrowers_slot = variable_slot(m, "_borrowers")
+    is_borrower, collateral_of = variable_slot(m, "isBorrower"), variable_slot(m, "collateralOf")
+    debt_of, total_collateral = variable_slot(m, "debtOf"), variable_slot(m, "totalCollateral")
+    total_debt_slot = variable_slot(m, "totalDebt")
+    balances, supply_slot = variable_slot("TestToken", "_balances"), variable_slot("TestToken", "_totalSupply")
+
+    start = market.functions.borrowersCount().call()
+    if plan and market.functions.isBorrower(plan[0].account).call():
+        raise ExecutionError(f"{plan[0].account} already has a position: storage seeding needs fresh accounts")
+    writes: list[tuple[str, int, int]] = []  # (contract, slot, value)
+    for i, p in enumerate(plan):
+        writes += [(deployment.market, array_element_slot(borrowers_slot, start + i), int(p.account, 16)),
+                   (deployment.market, mapping_slot(is_borrower, p.account), 1)]
+        for asset, amount in zip(deployment.assets, p.collateral, strict=True):
+            if amount:
+                writes.append((deployment.market, mapping_slot(collateral_of, p.account, asset.token), amount))
+        if p.debt:
+            writes += [(deployment.market, mapping_slot(debt_of, p.account), p.debt),
+                       (deployment.stable, mapping_slot(balances, p.account), p.debt)]
+    writes.append((deployment.market, borrowers_slot, start + len(plan)))
+    for k, asset in enumerate(deployment.assets):
+        added = sum(p.collateral[k] for p in plan)
+        token = contract_at(w3, "TestToken", asset.token)
+        writes += [
+            (deployment.market, mapping_slot(total_collateral, asset.token),
+             market.functions.totalCollateral(asset.token).call() + added),
+            (asset.token, mapping_slot(balances, deployment.market),
+             token.functions.balanceOf(deployment.market).call() + added),
+            (asset.token, supply_slot, token.functions.totalSupply().call() + added),
+        ]
+    lent = sum(p.debt for p in plan)
+    cash = contract_at(w3, "TestToken", deployment.stable).functions.balanceOf(deployment.market).call()
+    if lent > cash:
+        raise ExecutionError(f"plan borrows {lent} but the market holds {cash}")
+    writes += [(deployment.market, total_debt_slot, market.functions.totalDebt().call() + lent),
+               (deployment.stable, mapping_slot(balances, deployment.market), cash - lent)]
+    _batch(w3, "anvil_setStorageAt", [[c, hex(s), hex_word(v)] for c, s, v in writes])
+    _batch(w3, "anvil_setBalance", [[p.account, hex(10**20)] for p in plan])
+    _rpc(w3, "evm_mine", [])
+    return len(writes)
+
+
+def seed_positions(
+    w3: Web3,
+    deployment: Deployment,
+    count: int,
+    *,
+    seed: int = 7,
+    method: SeedMethod = "transactions",
+    **shares: float,
+) -> SeedSummary:
+    """Plan ``count`` positions (see ``plan_positions``) and create them on ``deployment``'s market."""
+    plan, summary = plan_positions(w3, deployment, count, seed=seed, **shares)
+    if method == "transactions":
+        requests = _execute_transactions(w3, deployment, plan)
+    elif method == "storage":
+        requests = _execute_storage(w3, deployment, plan)
+    else:
+        raise ValueError(f"unknown seeding method {method!r}")
+    return summary.model_copy(update={"method": method, "requests": requests})
+

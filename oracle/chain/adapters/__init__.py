@@ -1,0 +1,6 @@
+"""One adapter per protocol family: how to read a market's assets and positions in batched calls."""
+
+from oracle.chain.adapters.base import MarketAdapter, RawAsset, RawMarket, RawPosition
+from oracle.chain.adapters.native import NativeMarketAdapter
+
+__all__ = ["MarketAdapter", "NativeMarketAdapter", "RawAsset", "RawMarket", "RawPosition"]

@@ -1,0 +1,74 @@
+"""The adapter interface: what the snapshot reader needs from any lending market, in protocol-neutral terms.
+
+Why: the reader (block pinning, feeds, governor state, validation, derived risk figures) is the same for every
+protocol; only how assets, totals and positions are read differs. An Aave v3 adapter implements these two
+methods with ``getReserveData`` / ``getUserAccountData``; nothing downstream changes.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from oracle.chain.multicall import Multicall
+from oracle.policy.params import RiskParams
+
+
+class RawAsset(BaseModel):
+    """A collateral asset as the market records it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    symbol: str
+    token_decimals: int  # as the token reports it
+    recorded_token_decimals: int  # as the market recorded it when listing
+    feed: str
+    recorded_feed_decimals: int
+    params: RiskParams
+    total_collateral: int
+
+
+class RawMarket(BaseModel):
+    """Market-wide state and its assets, in the market's order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stable: str
+    stable_decimals: int
+    close_factor_bps: int
+    total_supplied: int
+    total_debt: int
+    bad_debt: int
+    available_liquidity: int
+    borrowers: int
+    assets: tuple[RawAsset, ...]
+
+
+class RawPosition(BaseModel):
+    """A borrower's collateral (per asset, in the market's asset order) and debt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    account: str
+    collateral: tuple[int, ...]
+    debt: int
+
+
+class MarketAdapter(Protocol):
+    """Reads one market through a ``Multicall`` at a given block (every call pinned to it)."""
+
+    address: str
+
+    def read_market(self, mc: Multicall, block: int) -> RawMarket:
+        """Market-wide state and the listed collateral assets."""
+        ...
+
+    def read_positions(self, mc: Multicall, block: int, market: RawMarket) -> tuple[RawPosition, ...]:
+        """Every position, in the market's enumeration order."""
+        ...
+
+    def health_factor_wad(self, market: RawMarket, prices: tuple[int, ...], position: RawPosition) -> int:
+        """The position's health factor exactly as the market computes it, from the snapshot's prices."""
+        ...

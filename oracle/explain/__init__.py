@@ -1,0 +1,1 @@
+"""Explanations and what people read: terminal summaries, SHAP attributions, reports."""

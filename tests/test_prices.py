@@ -1,0 +1,72 @@
+"""Price files load when sound and are refused, with file/row/column named, when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from oracle.data.demo_prices import load_demo_prices, load_history
+from oracle.data.prices import PriceDataError, closes, gaps, load_ohlc
+
+HEADER = "timestamp,open,high,low,close\n"
+
+
+def _write(tmp_path: Path, rows: list[str], name: str = "eth_usd_1d.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + "".join(r + "\n" for r in rows))
+    return path
+
+
+def _real_rows(n: int = 20) -> list[str]:
+    """Rows built from the embedded real ETH closes (open = previous close)."""
+    eth = load_demo_prices()["eth"][:n]
+    rows, prev = [], eth[0][1]
+    for t, c in eth:
+        rows.append(f"{t:%Y-%m-%dT%H:%M:%SZ},{prev},{max(prev, c) * 1.01},{min(prev, c) * 0.99},{c}")
+        prev = c
+    return rows
+
+
+def test_sound_file_loads_and_replays(tmp_path: Path) -> None:
+    _write(tmp_path, _real_rows())
+    frame = load_ohlc(tmp_path / "eth_usd_1d.csv")
+    assert len(frame) == 20 and frame.index.tz is not None
+    history = load_history(["eth"], tmp_path, "2022-04-05", "2022-04-10")
+    assert [p for _, p in history["eth"]] == [p for t, p in load_demo_prices()["eth"][4:10]]
+    assert closes(tmp_path, "eth", "2022-04-01", "2022-04-02")[0][1] == load_demo_prices()["eth"][0][1]
+
+
+def test_gaps_are_reported(tmp_path: Path) -> None:
+    rows = _real_rows()
+    del rows[5:8]
+    path = _write(tmp_path, rows)
+    (gap,) = gaps(load_ohlc(path), pd.Timedelta(days=1))
+    assert gap.missing_periods == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda r: r[:3] + [r[3].rsplit(",", 1)[0] + ",nan"] + r[4:], r"row 5: close = .* is not a positive number"),
+        (lambda r: r[:3] + [r[3].rsplit(",", 1)[0] + ",0"] + r[4:], r"row 5: close = .* is not a positive number"),
+        (lambda r: r[:3] + [r[3].rsplit(",", 1)[0] + ",-5"] + r[4:], r"row 5: close"),
+        (lambda r: r[:3] + [r[2]] + r[4:], "duplicate timestamp"),
+        (lambda r: [r[1], r[0], *r[2:]], "not sorted"),
+        (lambda r: ["garbage" + r[0][7:], *r[1:]], "row 2: unparseable timestamp"),
+        (lambda r: [",".join(r[0].split(",")[:3] + ["999999", r[0].split(",")[4]]), *r[1:]], "row 2: candle"),
+    ],
+)
+def test_bad_files_are_refused(tmp_path: Path, mutate, expected: str) -> None:
+    path = _write(tmp_path, mutate(_real_rows()))
+    with pytest.raises(PriceDataError, match=expected):
+        load_ohlc(path)
+
+
+def test_missing_file_and_columns(tmp_path: Path) -> None:
+    with pytest.raises(PriceDataError, match="not found"):
+        load_ohlc(tmp_path / "nope.csv")
+    (tmp_path / "x.csv").write_text("timestamp,close\n2022-01-01T00:00:00Z,1\n")
+    with pytest.raises(PriceDataError, match="missing columns"):
+        load_ohlc(tmp_path / "x.csv")
