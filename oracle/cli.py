@@ -141,5 +141,89 @@ def snapshot(
         print_snapshot(snap, console)
 
 
+DataDirOption = Annotated[Path, typer.Option("--data-dir", help="directory of <asset>_usd_1d.csv files")]
+DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@app.command()
+def train(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    name: Annotated[str, typer.Option(help="artifact name under oracle/models/artifacts/")] = "volatility",
+    evaluate_from: Annotated[
+        str | None, typer.Option("--evaluate-from", help="walk-forward start for the recorded metrics")
+    ] = None,
+) -> None:
+    """Train the volatility model on every daily file of DATA_DIR; record walk-forward metrics with it."""
+    import torch
+
+    from oracle.models.evaluate import default_start, load_daily, score, walk_forward
+    from oracle.models.store import save_model
+    from oracle.models.volatility import NeuralForecaster
+
+    torch.set_num_threads(2)
+    try:
+        histories = load_daily(data_dir)
+        start = default_start(histories) if evaluate_from is None else _utc(evaluate_from)
+        console.print(f"walk-forward from {start.date()} over {len(histories)} assets …")
+        table = score(walk_forward(histories, start))
+        neural = table[table["model"] == "neural"].set_index("asset")
+        garch = table[table["model"] == "GARCH-t"].set_index("asset")
+        metrics = {
+            "walk_forward_from": str(start.date()),
+            "qlike": neural["qlike"].round(5).to_dict(),
+            "qlike_ratio_garch": (neural["qlike"] / garch["qlike"]).round(4).to_dict(),
+            "kupiec_p99": neural["kupiec_p99"].round(4).to_dict(),
+        }
+        model = NeuralForecaster().fit_pooled(histories)
+        files = sorted(data_dir.glob("*_usd_1d.csv"))
+        weights, meta = save_model(model, name, files, histories, metrics)
+    except OracleError as exc:
+        _fail(exc)
+    console.print(f"wrote {weights} ({weights.stat().st_size / 1024:.0f} KiB) and {meta}")
+
+
+@app.command()
+def evaluate(
+    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    model: Annotated[Path | None, typer.Option(help="artifact whose hyper-parameters the walk-forward uses")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="first forecast day (default: last 20 %)")] = None,
+    out: Annotated[Path, typer.Option(help="directory for the CSV and Markdown tables")] = Path("reports/evaluate"),
+) -> None:
+    """Walk-forward comparison of the neural model with EWMA, GARCH-t and HAR; prints and writes the table."""
+    import torch
+    from rich.table import Table
+
+    from oracle.models.evaluate import default_start, load_daily, score, walk_forward
+    from oracle.models.store import load_model
+
+    torch.set_num_threads(2)
+    try:
+        hp = load_model(model)[0].hp if model else None
+        histories = load_daily(data_dir)
+        first = default_start(histories) if start is None else _utc(start)
+        table = score(walk_forward(histories, first, hp=hp))
+    except OracleError as exc:
+        _fail(exc)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "evaluation.csv", index=False)
+    (out / "evaluation.md").write_text(table.round(4).to_markdown(index=False) + "\n")
+    view = Table(title=f"walk-forward from {first.date()} (QLIKE vs Garman–Klass proxy; VaR99 backtests)")
+    cols = ["asset", "model", "days", "qlike", "crisis_qlike", "mz_r2", "breach99", "kupiec_p99",
+            "christoffersen_p99", "dm_p_garch"]
+    for c in cols:
+        view.add_column(c, justify="left" if c in ("asset", "model") else "right")
+    for _, row in table.iterrows():
+        view.add_row(*(str(row[c]) if c in ("asset", "model", "days") else f"{row.get(c, float('nan')):.4f}"
+                       for c in cols))
+    console.print(view)
+    console.print(f"written to {out}/evaluation.csv and evaluation.md")
+
+
+def _utc(day: str):  # noqa: ANN202 (pandas Timestamp)
+    import pandas as pd
+
+    return pd.Timestamp(day, tz="UTC")
+
+
 if __name__ == "__main__":
     app()

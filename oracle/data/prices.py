@@ -92,3 +92,36 @@ def closes(data_dir: Path, asset: str, start: str, end: str, interval: str = "1d
     if frame.empty:
         raise PriceDataError(f"{asset}: no {interval} candles between {start} and {end} in {data_dir}")
     return [(t.to_pydatetime(), float(c)) for t, c in frame["close"].items()]
+
+
+# --------------------------------------------------------------------------- returns and variance proxies
+
+LN2 = float(np.log(2.0))
+
+
+def log_returns(close: pd.Series) -> pd.Series:
+    """Close-to-close log returns (the first period has none)."""
+    return np.log(close).diff().dropna()
+
+
+def parkinson_variance(frame: pd.DataFrame) -> pd.Series:
+    """Parkinson's range estimator of each period's variance: ``ln(H/L)² / (4 ln 2)``."""
+    return np.log(frame["high"] / frame["low"]) ** 2 / (4 * LN2)
+
+
+def garman_klass_variance(frame: pd.DataFrame) -> pd.Series:
+    """Garman–Klass estimator: ``0.5 ln(H/L)² − (2 ln 2 − 1) ln(C/O)²`` (floored at a tiny positive value,
+    since single candles can make it non-positive)."""
+    hl = np.log(frame["high"] / frame["low"]) ** 2
+    co = np.log(frame["close"] / frame["open"]) ** 2
+    return (0.5 * hl - (2 * LN2 - 1) * co).clip(lower=1e-12)
+
+
+def realised_variance(hourly: pd.DataFrame, horizon: str = "24h") -> pd.Series:
+    """Sum of squared hourly log returns per ``horizon`` window (labelled by the window's start), counting only
+    windows with every hour present (a gap would bias the sum down)."""
+    r = log_returns(hourly["close"])
+    grouped = (r**2).resample(horizon)
+    expected = int(pd.Timedelta(horizon) / pd.Timedelta("1h"))
+    rv = grouped.sum()
+    return rv[grouped.count() == expected]

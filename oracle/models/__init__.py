@@ -1,0 +1,1 @@
+"""Volatility forecasting: baselines (EWMA, GARCH-t, HAR), the torch model, walk-forward evaluation."""

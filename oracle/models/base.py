@@ -1,0 +1,57 @@
+"""The interface every volatility model shares, and the per-asset daily history it works on.
+
+A forecast made at the close of day ``t`` is for day ``t + 1``: its variance of the log return and the
+standardized return quantiles for VaR. Forecasts are indexed by the *target* day; every model computes them from
+data strictly before that day, which is what the no-look-ahead tests check.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Self
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from oracle.data.prices import garman_klass_variance, log_returns, parkinson_variance
+
+QUANTILES = (0.01, 0.05)  # left tail: VaR 99 % and 95 % of a long collateral position
+
+
+def daily_history(ohlc: pd.DataFrame) -> pd.DataFrame:
+    """Per day: log return ``r``, Garman–Klass ``gk`` and Parkinson ``pk`` variance, indexed by day."""
+    frame = pd.DataFrame({
+        "r": log_returns(ohlc["close"]),
+        "gk": garman_klass_variance(ohlc),
+        "pk": parkinson_variance(ohlc),
+    }).dropna()
+    return frame
+
+
+class VolatilityModel(Protocol):
+    """A one-step-ahead variance forecaster."""
+
+    name: str
+
+    def fit(self, history: pd.DataFrame) -> Self:
+        """Estimate parameters from ``history`` (everything the model may learn from)."""
+        ...
+
+    def forecast(self, history: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+        """Forecasts for every day of ``history`` from ``start`` on, each from the days before it only.
+
+        Columns: ``variance`` and ``q01``, ``q05`` (standardized return quantiles, negative).
+        """
+        ...
+
+
+def empirical_quantiles(returns: pd.Series, variance: pd.Series) -> dict[str, float]:
+    """Quantiles of standardized returns ``r / sqrt(variance)`` (fitted in-sample, used out of sample)."""
+    z = (returns / np.sqrt(variance)).dropna()
+    return {f"q{int(q * 100):02d}": float(np.quantile(z, q)) for q in QUANTILES}
+
+
+def student_t_quantiles(nu: float) -> dict[str, float]:
+    """Quantiles of a unit-variance Student-t with ``nu`` degrees of freedom."""
+    scale = np.sqrt((nu - 2) / nu)
+    return {f"q{int(q * 100):02d}": float(stats.t.ppf(q, nu) * scale) for q in QUANTILES}

@@ -1,0 +1,119 @@
+"""Expanding-window walk-forward evaluation of every model on the same days, with no look-ahead.
+
+At each refit date ``d`` (every ``refit_days`` from ``start``) every model is fitted on the days before ``d``
+only (baselines per asset, the neural model pooled over all assets), then forecasts the days of ``[d, next
+refit)``, each from the days before it. The metrics then compare models day for day: QLIKE and MSE against the
+Garman–Klass proxy, Mincer–Zarnowitz R², VaR 99 %/95 % backtests (Kupiec, Christoffersen), Diebold–Mariano
+against GARCH-t, overall and within crisis windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oracle.data.prices import load_ohlc, price_file
+from oracle.models.base import VolatilityModel, daily_history
+from oracle.models.baselines import EWMA, HAR, GarchT
+from oracle.models.metrics import christoffersen, diebold_mariano, kupiec, mincer_zarnowitz_r2, qlike, squared_error
+from oracle.models.volatility import HyperParams, NeuralForecaster
+
+CRISES = {
+    "2020-03": ("2020-03-01", "2020-03-31"),
+    "2021-05": ("2021-05-01", "2021-05-31"),
+    "2022-05": ("2022-05-01", "2022-05-31"),
+    "2022-11": ("2022-11-01", "2022-11-30"),
+}
+MIN_TRAIN_DAYS = 200
+BASELINES: dict[str, Callable[[], VolatilityModel]] = {"EWMA": EWMA, "GARCH-t": GarchT, "HAR": HAR}
+
+
+def load_daily(data_dir: Path, assets: list[str] | None = None, since: str = "2017-01-01") -> dict[str, pd.DataFrame]:
+    """``daily_history`` of every ``<asset>_usd_1d.csv`` in ``data_dir`` (or of ``assets``), from ``since``
+    (earlier candles of the oldest assets are thin and coarse, see the data README)."""
+    names = assets or sorted(p.name.split("_usd_")[0] for p in data_dir.glob("*_usd_1d.csv"))
+    return {a: daily_history(load_ohlc(price_file(data_dir, a))).loc[since:] for a in names}
+
+
+def default_start(histories: dict[str, pd.DataFrame]) -> pd.Timestamp:
+    """The start of the last 20 % of the covered date range."""
+    first = min(h.index[0] for h in histories.values())
+    last = max(h.index[-1] for h in histories.values())
+    return (first + (last - first) * 0.8).normalize()
+
+
+def walk_forward(
+    histories: dict[str, pd.DataFrame],
+    start: pd.Timestamp,
+    *,
+    refit_days: int = 182,
+    hp: HyperParams | None = None,
+    end: pd.Timestamp | None = None,
+    on_refit: Callable[[pd.Timestamp], None] | None = None,
+) -> pd.DataFrame:
+    """Out-of-sample forecasts of every model for every asset from ``start``: one row per (asset, day, model)
+    with ``variance``, ``q01``, ``q05``, the realised return ``r`` and the proxy ``gk``."""
+    end = end or max(h.index[-1] for h in histories.values())
+    rows = []
+    refit = start
+    while refit <= end:
+        stop = refit + pd.Timedelta(days=refit_days)
+        if on_refit:
+            on_refit(refit)
+        train = {a: h.loc[: refit - pd.Timedelta(days=1)] for a, h in histories.items()}
+        train = {a: h for a, h in train.items() if len(h) >= MIN_TRAIN_DAYS}
+        neural = NeuralForecaster(hp).fit_pooled(train)
+        for asset, history in histories.items():
+            if asset not in train:
+                continue
+            visible = history.loc[: stop - pd.Timedelta(days=1)]  # nothing after the window is even passed in
+            models: list[VolatilityModel] = [make().fit(train[asset]) for make in BASELINES.values()]
+            models.append(neural)
+            for model in models:
+                f = model.forecast(visible, refit).loc[:end]
+                frame = f[["variance", "q01", "q05"]].assign(
+                    asset=asset, model=model.name, r=history["r"].reindex(f.index), gk=history["gk"].reindex(f.index)
+                )
+                rows.append(frame)
+        refit = stop
+    out = pd.concat(rows).rename_axis("day").reset_index()
+    return out.dropna(subset=["variance", "r", "gk"])
+
+
+def _scores(frame: pd.DataFrame) -> dict[str, float]:
+    breach99 = (frame["r"] < np.sqrt(frame["variance"]) * frame["q01"]).to_numpy()
+    breach95 = (frame["r"] < np.sqrt(frame["variance"]) * frame["q05"]).to_numpy()
+    return {
+        "days": len(frame),
+        "qlike": float(qlike(frame["gk"], frame["variance"]).mean()),
+        "mse": float(squared_error(frame["gk"], frame["variance"]).mean()),
+        "mz_r2": mincer_zarnowitz_r2(frame["gk"], frame["variance"]),
+        "breach99": float(breach99.mean()),
+        "kupiec_p99": kupiec(breach99, 0.01)[1],
+        "christoffersen_p99": christoffersen(breach99)[1],
+        "breach95": float(breach95.mean()),
+        "kupiec_p95": kupiec(breach95, 0.05)[1],
+    }
+
+
+def score(forecasts: pd.DataFrame) -> pd.DataFrame:
+    """Per (asset, model): the metrics over every day, then QLIKE within the crisis windows, and the
+    Diebold–Mariano test of QLIKE against GARCH-t on the same days."""
+    records = []
+    for (asset, model), frame in forecasts.groupby(["asset", "model"], sort=False):
+        row = {"asset": asset, "model": model, **_scores(frame)}
+        crisis = pd.concat([frame[(frame["day"] >= a) & (frame["day"] <= b + " 23:59")] for a, b in CRISES.values()])
+        row["crisis_days"] = len(crisis)
+        row["crisis_qlike"] = float(qlike(crisis["gk"], crisis["variance"]).mean()) if len(crisis) else float("nan")
+        garch = forecasts[(forecasts["asset"] == asset) & (forecasts["model"] == "GARCH-t")].set_index("day")
+        mine = frame.set_index("day")
+        common = mine.index.intersection(garch.index)
+        if model != "GARCH-t" and len(common) > 10:
+            stat, p = diebold_mariano(qlike(mine.loc[common, "gk"], mine.loc[common, "variance"]),
+                                      qlike(garch.loc[common, "gk"], garch.loc[common, "variance"]))
+            row |= {"dm_stat_garch": stat, "dm_p_garch": p}
+        records.append(row)
+    return pd.DataFrame.from_records(records)

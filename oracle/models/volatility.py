@@ -1,0 +1,206 @@
+"""The learned forecaster: a small sequence model over multi-horizon daily features, pooled across assets.
+
+Inputs per day (all known at the day's close): the return and its size, the Garman–Klass and Parkinson range
+variances, their 5- and 22-day means, the EWMA variance, the 30-day drawdown and a regime label. Every variance
+feature is taken in logs relative to the asset's own trailing one-year mean of log range variance, which is the
+per-asset scaling: the network sees how stormy a day is *for this asset*, so one model serves every asset,
+including assets it never saw. Outputs: the log variance of the next day's return (relative to that level) and a
+Student-t degrees-of-freedom for the tail. Loss: QLIKE against the next day's Garman–Klass proxy, plus the
+Student-t negative log-likelihood of the next day's return for the tail (through the dof only).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Self
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+from torch import nn
+
+from oracle.models.base import QUANTILES
+
+FEATURES = ("r", "abs_r", "gk", "pk", "gk5", "gk22", "ewma", "drawdown", "regime")
+LEVEL_WINDOW = 365  # days of the trailing mean used as the per-asset level
+MIN_HISTORY = LEVEL_WINDOW // 4  # days before a first forecast is possible
+
+
+@dataclass(frozen=True)
+class HyperParams:
+    """Everything that defines a trained model besides its weights."""
+
+    arch: str = "tcn"  # "tcn" (dilated causal convolutions) or "gru"
+    seq_len: int = 32
+    hidden: int = 32
+    epochs: int = 12
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    nll_weight: float = 0.2
+    seed: int = 1234
+
+
+def features(history: pd.DataFrame, regime: pd.Series | None = None) -> pd.DataFrame:
+    """The feature frame of one asset, indexed by day (row t uses data up to the close of day t only), with the
+    per-asset ``level`` used to scale variances."""
+    log_gk = np.log(history["gk"])
+    level = log_gk.rolling(LEVEL_WINDOW, min_periods=MIN_HISTORY).mean()
+    r = history["r"]
+    ewma = (r**2).ewm(alpha=0.06, adjust=False).mean()
+    price = np.exp(r.cumsum())
+    frame = pd.DataFrame({
+        "r": r / np.exp(level / 2),
+        "abs_r": r.abs() / np.exp(level / 2),
+        "gk": log_gk - level,
+        "pk": np.log(history["pk"].clip(lower=1e-12)) - level,
+        "gk5": np.log(history["gk"].rolling(5).mean()) - level,
+        "gk22": np.log(history["gk"].rolling(22).mean()) - level,
+        "ewma": np.log(ewma.clip(lower=1e-12)) - level,
+        "drawdown": np.log(price / price.rolling(30, min_periods=1).max()) * 10,
+        "regime": regime.reindex(history.index).fillna(0.0) if regime is not None else 0.0,
+        "level": level,
+    })
+    return frame.dropna()
+
+
+class _Net(nn.Module):
+    """Sequence encoder (GRU or dilated temporal convolutions over the window) and a two-output head."""
+
+    def __init__(self, n_features: int, hidden: int, arch: str) -> None:
+        super().__init__()
+        self.arch = arch
+        if arch == "gru":
+            self.encoder: nn.Module = nn.GRU(n_features, hidden, batch_first=True)
+        elif arch == "tcn":
+            layers: list[nn.Module] = []
+            channels = n_features
+            for dilation in (1, 2, 4, 8):  # receptive field 31 days
+                layers += [nn.Conv1d(channels, hidden, kernel_size=2, dilation=dilation), nn.GELU()]
+                channels = hidden
+            self.encoder = nn.Sequential(*layers)
+        else:
+            raise ValueError(f"unknown architecture {arch!r}")
+        self.head = nn.Sequential(nn.Linear(hidden + n_features, hidden), nn.GELU(), nn.Linear(hidden, 2))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.arch == "gru":
+            encoded = self.encoder(x)[0][:, -1]
+        else:
+            encoded = self.encoder(x.transpose(1, 2))[:, :, -1]
+        # the last day's features go straight to the head too (a HAR-like shortcut)
+        m, raw_dof = self.head(torch.cat([encoded, x[:, -1]], dim=-1)).unbind(-1)
+        return m, 2.5 + nn.functional.softplus(raw_dof)
+
+
+def _windows(feat: pd.DataFrame, seq_len: int) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Sequences ending at each day (for the forecast of the next day) and the day each one ends on."""
+    x = feat[list(FEATURES)].to_numpy(dtype=np.float32)
+    if len(x) < seq_len:
+        return np.empty((0, seq_len, len(FEATURES)), np.float32), feat.index[:0]
+    view = np.lib.stride_tricks.sliding_window_view(x, (seq_len, len(FEATURES)))[:, 0]
+    return np.ascontiguousarray(view), feat.index[seq_len - 1 :]
+
+
+class NeuralForecaster:
+    """Pooled sequence volatility model with the shared ``fit`` / ``forecast`` interface (one asset at a time for
+    ``forecast``; ``fit_pooled`` learns from several)."""
+
+    name = "neural"
+
+    def __init__(self, hp: HyperParams | None = None) -> None:
+        self.hp = hp or HyperParams()
+        self.net: _Net | None = None
+        self.train_loss: list[float] = []
+
+    # ------------------------------------------------------------------ training
+    def _samples(self, histories: dict[str, pd.DataFrame]) -> tuple[torch.Tensor, ...]:
+        xs, proxies, returns, levels = [], [], [], []
+        for history in histories.values():
+            feat = features(history)
+            x, ends = _windows(feat, self.hp.seq_len)
+            nxt = history.index.get_indexer(ends) + 1
+            keep = nxt < len(history)
+            xs.append(x[keep])
+            proxies.append(history["gk"].to_numpy()[nxt[keep]])
+            returns.append(history["r"].to_numpy()[nxt[keep]])
+            levels.append(feat["level"].to_numpy()[self.hp.seq_len - 1 :][keep])
+        cat = [torch.from_numpy(np.concatenate(a).astype(np.float32)) for a in (xs, proxies, returns, levels)]
+        return tuple(cat)
+
+    def fit_pooled(self, histories: dict[str, pd.DataFrame]) -> Self:
+        """Train on every asset's history (each a ``daily_history`` frame)."""
+        torch.manual_seed(self.hp.seed)
+        np.random.seed(self.hp.seed)
+        x, proxy, ret, level = self._samples(histories)
+        if len(x) == 0:
+            raise ValueError("not enough history to train")
+        net = _Net(len(FEATURES), self.hp.hidden, self.hp.arch)
+        opt = torch.optim.AdamW(net.parameters(), lr=self.hp.lr, weight_decay=self.hp.weight_decay)
+        log_proxy = torch.log(proxy) - level
+        scaled_r = ret / torch.exp(level / 2)
+        gen = torch.Generator().manual_seed(self.hp.seed)
+        self.train_loss = []
+        for _ in range(self.hp.epochs):
+            order = torch.randperm(len(x), generator=gen)
+            total = 0.0
+            for i in range(0, len(x), self.hp.batch_size):
+                idx = order[i : i + self.hp.batch_size]
+                m, dof = net(x[idx])
+                q = torch.exp(log_proxy[idx] - m) + m - log_proxy[idx] - 1  # QLIKE in log space
+                # Student-t NLL of the return with unit-variance scaling; the variance is QLIKE's job
+                z2 = scaled_r[idx] ** 2 / torch.exp(m.detach()) * dof / (dof - 2)
+                nll = (-torch.lgamma((dof + 1) / 2) + torch.lgamma(dof / 2) + 0.5 * torch.log(math.pi * (dof - 2))
+                       + (dof + 1) / 2 * torch.log1p(z2 / dof))
+                loss = q.mean() + self.hp.nll_weight * nll.mean()
+                opt.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            self.train_loss.append(total / len(x))
+        self.net = net.eval()
+        return self
+
+    def fit(self, history: pd.DataFrame) -> Self:
+        return self.fit_pooled({"asset": history})
+
+    # ------------------------------------------------------------------ forecasting
+    def forecast(self, history: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+        if self.net is None:
+            raise RuntimeError("fit or load first")
+        feat = features(history)
+        x, ends = _windows(feat, self.hp.seq_len)
+        with torch.no_grad():
+            m, dof = self.net(torch.from_numpy(x))
+        level = feat["level"].to_numpy()[self.hp.seq_len - 1 :]
+        # the sequence ending on day t forecasts day t + 1 (the last one has no target day in the history)
+        nxt = history.index.get_indexer(ends) + 1
+        keep = nxt < len(history)
+        out = pd.DataFrame(
+            {"variance": np.exp(m.numpy()[keep] + level[keep]), "dof": dof.numpy()[keep].astype(float)},
+            index=history.index[nxt[keep]],
+        )
+        for q in QUANTILES:
+            out[f"q{int(q * 100):02d}"] = stats.t.ppf(q, out["dof"]) * np.sqrt((out["dof"] - 2) / out["dof"])
+        return out.loc[start:]
+
+    # ------------------------------------------------------------------ persistence
+    def state(self) -> dict[str, object]:
+        """Weights and hyper-parameters, for ``torch.save``."""
+        if self.net is None:
+            raise RuntimeError("nothing to save")
+        return {"hp": asdict(self.hp), "features": list(FEATURES), "weights": self.net.state_dict()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, object]) -> NeuralForecaster:
+        """Rebuild from ``state()``; refuses a feature set that differs from this code's."""
+        if list(state["features"]) != list(FEATURES):  # type: ignore[arg-type]
+            raise ValueError(f"artifact features {state['features']} != code features {list(FEATURES)}")
+        model = cls(HyperParams(**state["hp"]))  # type: ignore[arg-type]
+        model.net = _Net(len(FEATURES), model.hp.hidden, model.hp.arch)
+        model.net.load_state_dict(state["weights"])  # type: ignore[arg-type]
+        model.net.eval()
+        return model
