@@ -30,7 +30,7 @@ from oracle.chain.rpc import with_retries
 from oracle.chain.seed import seed_positions
 from oracle.chain.tx import TxSender
 from oracle.config import AssetSpec, MarketSpec, load_policy
-from oracle.data.demo_prices import load_demo_prices
+from oracle.data.demo_prices import load_demo_rounds
 from oracle.policy.params import RiskParams
 
 
@@ -100,7 +100,7 @@ def measure(size: int, reps: int, naive_reps: int) -> dict[str, object]:
         w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 120}))
         sender = TxSender(w3, ANVIL_DEFAULT_KEY)
         d = deploy_market(w3, sender, six_asset_market(policy.market, size), keeper=sender.address,
-                          guardian=sender.address, price_history=load_demo_prices())
+                          guardian=sender.address, price_history=load_demo_rounds())
         t0 = time.perf_counter()
         seed_positions(w3, d, size, method="storage")
         seed_s = time.perf_counter() - t0

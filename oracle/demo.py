@@ -1,9 +1,10 @@
 """``risk-oracle demo``: the whole product on an embedded default, with nothing outside the repository.
 
 Starts anvil, deploys the governed market of ``policies/default.toml`` with feeds replaying real price history
-through the May-June 2022 crashes, seeds a few hundred positions, and submits one bounded update through the
-governor. (Later issues replace the hand-picked raw recommendation with the keeper's cycle.) Anvil is stopped
-on every exit, Ctrl-C included.
+through the first half of 2022 (Terra/LUNA, Celsius/3AC), seeds a few hundred positions, reads a block-pinned
+snapshot, forecasts each asset's next-day volatility from its feed history with the committed model, and
+submits one bounded update through the governor. (Later issues replace the hand-picked raw recommendation with
+the keeper's cycle.) Anvil is stopped on every exit, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -18,13 +19,18 @@ from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 
+from oracle.chain.adapters import NativeMarketAdapter
 from oracle.chain.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
 from oracle.chain.deploy import Deployment, deploy_market
 from oracle.chain.governor import AppliedUpdate, read_governed_asset, submit_update
+from oracle.chain.reader import ChainSource, read_snapshot
 from oracle.chain.seed import SeedSummary, seed_positions
+from oracle.chain.snapshot import MarketSnapshot
 from oracle.chain.tx import TxSender
 from oracle.config import Policy, load_policy
-from oracle.data.demo_prices import load_demo_prices
+from oracle.data.demo_prices import load_demo_rounds
+from oracle.models.live import VolForecast, forecast
+from oracle.models.store import load_model
 from oracle.policy.bounds import BoundedUpdate, check_update, clamp_update
 from oracle.policy.params import RiskParams
 
@@ -64,6 +70,16 @@ def _params_table(title: str, bounded: BoundedUpdate, applied: AppliedUpdate) ->
     return table
 
 
+def _forecast_table(snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...]) -> Table:
+    table = Table(title=f"market at block {snapshot.block_number}: next-day volatility from on-chain feed history")
+    for col in ("asset", "price", "σ 1d", "VaR99 1d", "liq. ≤10 % drop", "source"):
+        table.add_column(col, justify="left" if col in ("asset", "source") else "right", no_wrap=True)
+    for a, f in zip(snapshot.assets, forecasts, strict=True):
+        table.add_row(a.symbol, f"{a.price_usd:,.2f}", f"{f.sigma:.2%}", f"{f.var99:.1%}",
+                      f"${a.liquidation_density_usd['10%']:,.0f}", f.source + (f" ({f.reason})" if f.reason else ""))
+    return table
+
+
 def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console) -> DemoResult:
     """Run the demo end to end on a fresh anvil; returns what it did."""
     started = time.monotonic()
@@ -76,7 +92,7 @@ def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console
 
         deployment = deploy_market(
             w3, owner, policy.market, keeper=keeper.address, guardian=guardian_address,
-            price_history=load_demo_prices(),
+            price_history=load_demo_rounds(),
         )
         console.print(
             f"deployed governor {deployment.governor}, market {deployment.market}, "
@@ -88,6 +104,12 @@ def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console
             f"liquidation, {seeded.whales} whales), debt {seeded.total_debt / 10**deployment.stable_decimals:,.0f} "
             f"{policy.market.stable.symbol}, {seeded.requests} transactions"
         )
+
+        source = ChainSource(w3, NativeMarketAdapter(deployment.market), deployment.governor,
+                             deployment.multicall, policy.snapshot)
+        snapshot = read_snapshot(source)
+        forecasts = forecast(snapshot, load_model()[0])
+        console.print(_forecast_table(snapshot, forecasts))
 
         governor, market = deployment.governor_contract(w3), deployment.market_contract(w3)
         asset = deployment.asset(DEMO_ASSET).token

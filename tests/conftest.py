@@ -14,7 +14,7 @@ from oracle.chain.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEP
 from oracle.chain.deploy import Deployment, deploy_market
 from oracle.chain.tx import TxSender
 from oracle.config import Policy, load_policy
-from oracle.data.demo_prices import load_demo_prices
+from oracle.data.demo_prices import load_demo_rounds
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def guardian(w3: Web3) -> TxSender:
 def deployment(w3: Web3, owner: TxSender, keeper: TxSender, guardian: TxSender, policy: Policy) -> Deployment:
     """The demo market of ``policies/default.toml``, deployed once per module."""
     return deploy_market(
-        w3, owner, policy.market, keeper=keeper.address, guardian=guardian.address, price_history=load_demo_prices()
+        w3, owner, policy.market, keeper=keeper.address, guardian=guardian.address, price_history=load_demo_rounds()
     )
 
 

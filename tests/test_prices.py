@@ -33,9 +33,12 @@ def test_sound_file_loads_and_replays(tmp_path: Path) -> None:
     _write(tmp_path, _real_rows())
     frame = load_ohlc(tmp_path / "eth_usd_1d.csv")
     assert len(frame) == 20 and frame.index.tz is not None
-    history = load_history(["eth"], tmp_path, "2022-04-05", "2022-04-10")
-    assert [p for _, p in history["eth"]] == [p for t, p in load_demo_prices()["eth"][4:10]]
-    assert closes(tmp_path, "eth", "2022-04-01", "2022-04-02")[0][1] == load_demo_prices()["eth"][0][1]
+    rounds = load_history(["eth"], tmp_path, "2022-01-05", "2022-01-10")["eth"]
+    assert len(rounds) == 4 * 6  # open, low/high, high/low, close per day
+    assert [p for _, p in rounds[3::4]] == [p for t, p in load_demo_prices()["eth"][4:10]]
+    day = frame.iloc[4]
+    assert sorted(p for _, p in rounds[:4]) == sorted([day["open"], day["low"], day["high"], day["close"]])
+    assert closes(tmp_path, "eth", "2022-01-01", "2022-01-02")[0][1] == load_demo_prices()["eth"][0][1]
 
 
 def test_gaps_are_reported(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from oracle.chain.reader import ChainSource, read_snapshot
 from oracle.chain.seed import borrower_address, seed_positions
 from oracle.chain.tx import TxSender, contract_at
 from oracle.config import Policy
-from oracle.data.demo_prices import load_demo_prices
+from oracle.data.demo_prices import load_demo_rounds
 
 
 @pytest.mark.usefixtures("clean_chain")
@@ -47,7 +47,7 @@ def test_storage_seeding_equals_transaction_seeding(policy: Policy) -> None:
             w3 = Web3(Web3.HTTPProvider(node.url))
             sender = TxSender(w3, ANVIL_DEFAULT_KEY)
             d = deploy_market(w3, sender, policy.market, keeper=sender.address, guardian=sender.address,
-                              price_history=load_demo_prices())
+                              price_history=load_demo_rounds())
             seed_positions(w3, d, 150, seed=11, method=method)
             source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
             snapshots.append(read_snapshot(source))

@@ -21,11 +21,11 @@ SMALL = HyperParams(epochs=2, hidden=8, seq_len=16)
 
 
 def _history(asset: str) -> pd.DataFrame:
-    """A daily OHLC history from the embedded real closes (April-June 2022): their 90 daily log returns,
-    replayed six times in a row (~1.5 years of real day-to-day moves, no jumps between repeats); each candle's
+    """A daily OHLC history from the embedded real closes (January-June 2022): their 180 daily log returns,
+    replayed three times in a row (~1.5 years of real day-to-day moves, no jumps between repeats); each candle's
     range spans its open and close by 1 %."""
     closes = np.array([p for _, p in load_demo_prices()[asset]])
-    returns = np.tile(np.diff(np.log(closes)), 6)
+    returns = np.tile(np.diff(np.log(closes)), 3)
     series = closes[0] * np.exp(np.concatenate([[0.0], np.cumsum(returns)]))
     days = pd.date_range("2021-01-01", periods=len(series), freq="D", tz="UTC")
     opens = np.concatenate([[series[0]], series[:-1]])
@@ -54,9 +54,10 @@ def test_garch_matches_arch_directly(histories) -> None:
     res = arch_model(h["r"] * 100, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False).fit(disp="off")
     assert np.allclose(model.params.to_numpy(), res.params.to_numpy(), rtol=1e-4)
     f = model.forecast(h, h.index[0])
-    # arch's conditional variance of day t is the one-step forecast made at t - 1
-    assert np.allclose(f["variance"].iloc[1:].to_numpy(), (res.conditional_volatility.iloc[1:] ** 2 / 1e4).to_numpy(),
-                       rtol=2e-3)  # the two fits agree to ~1e-4 in their parameters
+    # arch's conditional variance of day t is the one-step forecast made at t - 1; the first weeks differ by the
+    # start-up (backcast) of the two paths, which decays geometrically
+    assert np.allclose(f["variance"].iloc[50:].to_numpy(), (res.conditional_volatility.iloc[50:] ** 2 / 1e4).to_numpy(),
+                       rtol=1e-4)
 
 
 def test_har_is_ols_on_log_range_variance(histories) -> None:

@@ -46,31 +46,37 @@ def load_ohlc(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise PriceDataError(f"{path}: not a readable CSV: {exc}") from exc
+    return validate_ohlc(frame, str(path))
+
+
+def validate_ohlc(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Check a frame with ``timestamp, open, high, low, close`` columns and index it by UTC timestamp."""
+    frame = frame.copy()
     missing = [c for c in ("timestamp", *PRICE_COLUMNS) if c not in frame.columns]
     if missing:
-        raise PriceDataError(f"{path}: missing columns {missing}")
+        raise PriceDataError(f"{source}: missing columns {missing}")
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce", format="ISO8601")
     if frame["timestamp"].isna().any():
         row = int(frame["timestamp"].isna().to_numpy().argmax())
-        raise PriceDataError(f"{path}: row {row + 2}: unparseable timestamp")
+        raise PriceDataError(f"{source}: row {row + 2}: unparseable timestamp")
     for col in PRICE_COLUMNS:
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
         bad = ~np.isfinite(values) | (values <= 0)
         if bad.any():
             row = int(bad.argmax())
-            raise PriceDataError(f"{path}: row {row + 2}: {col} = {frame[col].iloc[row]!r} is not a positive number")
+            raise PriceDataError(f"{source}: row {row + 2}: {col} = {frame[col].iloc[row]!r} is not a positive number")
         frame[col] = values
     stamps = frame["timestamp"]
     if stamps.duplicated().any():
-        raise PriceDataError(f"{path}: duplicate timestamp {stamps[stamps.duplicated()].iloc[0]}")
+        raise PriceDataError(f"{source}: duplicate timestamp {stamps[stamps.duplicated()].iloc[0]}")
     if not stamps.is_monotonic_increasing:
-        raise PriceDataError(f"{path}: timestamps are not sorted ascending")
+        raise PriceDataError(f"{source}: timestamps are not sorted ascending")
     inconsistent = (frame["low"] > frame[["open", "close"]].min(axis=1)) | (
         frame["high"] < frame[["open", "close"]].max(axis=1)
     )
     if inconsistent.any():
         row = int(inconsistent.to_numpy().argmax())
-        raise PriceDataError(f"{path}: row {row + 2}: candle with low/high outside open/close")
+        raise PriceDataError(f"{source}: row {row + 2}: candle with low/high outside open/close")
     return frame.set_index("timestamp")
 
 

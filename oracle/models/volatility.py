@@ -187,6 +187,18 @@ class NeuralForecaster:
             out[f"q{int(q * 100):02d}"] = stats.t.ppf(q, out["dof"]) * np.sqrt((out["dof"] - 2) / out["dof"])
         return out.loc[start:]
 
+    def predict_next(self, history: pd.DataFrame) -> tuple[float, float]:
+        """Variance and Student-t dof for the day after the last day of ``history``."""
+        if self.net is None:
+            raise RuntimeError("fit or load first")
+        x, _ends = _windows(features(history), self.hp.seq_len)
+        if len(x) == 0:
+            raise ValueError(f"need at least {MIN_HISTORY + self.hp.seq_len} days of history")
+        level = features(history)["level"].iloc[-1]
+        with torch.no_grad():
+            m, dof = self.net(torch.from_numpy(x[-1:]))
+        return float(np.exp(float(m[0]) + level)), float(dof[0])
+
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, object]:
         """Weights and hyper-parameters, for ``torch.save``."""
