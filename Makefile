@@ -10,7 +10,6 @@ PY := $(VENV)/bin/python
 STAMPS := .stamps
 NODE_BIN := node_modules/.bin
 FORGE := $(NODE_BIN)/forge
-CONTRACTS := $(shell find contracts -name '*.sol' -not -path 'contracts/test/*')
 
 .PHONY: setup demo test test-forge test-python abi clean help
 

@@ -27,7 +27,7 @@ from oracle.chain.reader import ChainSource, read_snapshot
 from oracle.chain.seed import SeedSummary, seed_positions
 from oracle.chain.snapshot import MarketSnapshot
 from oracle.chain.tx import TxSender
-from oracle.config import Policy, load_policy
+from oracle.config import Policy
 from oracle.data.demo_prices import load_demo_rounds
 from oracle.models.live import VolForecast, forecast
 from oracle.models.store import load_model
@@ -114,7 +114,8 @@ def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console
         governor, market = deployment.governor_contract(w3), deployment.market_contract(w3)
         asset = deployment.asset(DEMO_ASSET).token
         state = read_governed_asset(governor, market, asset)
-        assert state.bounds is not None, "deploy_market sets bounds for every asset"
+        if state.bounds is None:  # deploy_market sets bounds for every asset
+            raise RuntimeError(f"governor has no bounds for {DEMO_ASSET}")
         bounded = clamp_update(asset, state.params, DEMO_RAW, state.bounds, state.last_changed_at, state.timestamp)
         valid_until = state.timestamp + policy.update.valid_for_s
         rejection = check_update(

@@ -146,3 +146,21 @@ def test_store_round_trip_and_refusals(histories, tmp_path: Path) -> None:
         load_model(weights)
     with pytest.raises(ModelError, match="not found"):
         load_model(tmp_path / "nope.pt")
+
+
+def test_regime_label_is_fitted_in_sample_and_ordered(histories) -> None:
+    from oracle.models.volatility import RegimeModel, features
+
+    train = [features(h.iloc[:300]) for h in histories.values()]
+    regime = RegimeModel().fit(train, seed=7)
+    again = RegimeModel().fit(train, seed=7)
+    assert np.array_equal(regime.centroids, again.centroids), "deterministic"
+    stress = regime.centroids[:, 0] - regime.centroids[:, 1] / 10
+    assert list(stress) == sorted(stress), "calm first, stressed last"
+    frame = features(histories["eth"], regime)
+    assert set(frame["regime"].unique()) <= {0.0, 0.5, 1.0}
+    # each day's label depends on that day's features only: later data changes no earlier label
+    later = histories["eth"].copy()
+    later.iloc[400:, :] *= 3.0
+    cut = histories["eth"].index[399]
+    pd.testing.assert_series_equal(features(later, regime)["regime"].loc[:cut], frame["regime"].loc[:cut])

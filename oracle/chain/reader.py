@@ -60,7 +60,7 @@ def _read_feeds_and_governor(
     results = mc.run(calls, block)
     paused = abi_decode(["bool"], results[0].data)[0]
     latest, decimals, bounds, last_changed = [], [], [], []
-    for i, a in enumerate(market.assets):
+    for i in range(len(market.assets)):
         r = results[1 + 5 * i : 6 + 5 * i]
         latest.append(abi_decode(_ROUND, r[0].data))
         decimals.append(abi_decode(["uint8"], r[1].data)[0])
@@ -100,7 +100,7 @@ def _validate_feed(symbol: str, feed: str, history: tuple[FeedRound, ...], times
     for r in history:
         if r.answer <= 0:
             raise SnapshotError(f"{symbol}: price {r.answer} is not positive (feed {feed}, round {r.round_id})")
-    for prev, cur in zip(history, history[1:]):
+    for prev, cur in zip(history, history[1:], strict=False):
         if cur.updated_at < prev.updated_at:
             raise SnapshotError(f"{symbol}: feed {feed} round {cur.round_id} updatedAt goes back in time")
         ratio = cur.answer / prev.answer

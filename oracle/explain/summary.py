@@ -48,5 +48,5 @@ def print_snapshot(snap: MarketSnapshot, console: Console) -> None:
     if hf.size:
         edges = (0.0, *HF_EDGES, np.inf)
         counts = np.histogram(hf, bins=edges)[0]
-        labels = [f"<{HF_EDGES[0]}"] + [f"{lo}-{hi}" for lo, hi in zip(HF_EDGES, HF_EDGES[1:])] + [f">{HF_EDGES[-1]}"]
+        labels = [f"<{HF_EDGES[0]}"] + [f"{lo}-{hi}" for lo, hi in zip(HF_EDGES, HF_EDGES[1:], strict=False)] + [f">{HF_EDGES[-1]}"]
         console.print("health factors: " + "  ".join(f"{lab}: {c}" for lab, c in zip(labels, counts, strict=True)))

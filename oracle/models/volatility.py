@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
+from scipy.cluster.vq import kmeans2
 from torch import nn
 
 from oracle.models.base import QUANTILES
@@ -43,9 +44,40 @@ class HyperParams:
     seed: int = 1234
 
 
-def features(history: pd.DataFrame, regime: pd.Series | None = None) -> pd.DataFrame:
+class RegimeModel:
+    """A market-regime label: k-means (k = 3) on the 22-day range variance relative to the asset's level and the
+    30-day drawdown, fitted on training days only; clusters ordered by stress (relative log variance plus log
+    drawdown) and labelled 0 (calm), 0.5, 1 (stressed).
+
+    Why k-means on two features: it is cheap, deterministic with a seed, and its centroids are readable in a
+    report ("stressed: variance 2.3x its level, 25 % below the 30-day high").
+    """
+
+    COLUMNS = ("gk22", "drawdown")
+
+    def __init__(self, centroids: np.ndarray | None = None) -> None:
+        self.centroids = centroids
+
+    def fit(self, frames: list[pd.DataFrame], seed: int) -> RegimeModel:
+        x = np.concatenate([f[list(self.COLUMNS)].to_numpy() for f in frames])
+        centroids, _ = kmeans2(x, 3, seed=seed, minit="++")
+        # order by stress: log variance above the level plus log drawdown (the feature is 10 x log drawdown)
+        stress = centroids[:, 0] - centroids[:, 1] / 10
+        self.centroids = centroids[np.argsort(stress)]
+        return self
+
+    def label(self, frame: pd.DataFrame) -> pd.Series:
+        """0 (calm), 0.5 or 1 (stressed) per day; each day labelled from that day's features only."""
+        if self.centroids is None:
+            raise RuntimeError("fit first")
+        x = frame[list(self.COLUMNS)].to_numpy()
+        nearest = np.argmin(((x[:, None, :] - self.centroids[None]) ** 2).sum(-1), axis=1)
+        return pd.Series(nearest / 2.0, index=frame.index)
+
+
+def features(history: pd.DataFrame, regime: RegimeModel | None = None) -> pd.DataFrame:
     """The feature frame of one asset, indexed by day (row t uses data up to the close of day t only), with the
-    per-asset ``level`` used to scale variances."""
+    per-asset ``level`` used to scale variances; ``regime`` 0 until a fitted regime model labels it."""
     log_gk = np.log(history["gk"])
     level = log_gk.rolling(LEVEL_WINDOW, min_periods=MIN_HISTORY).mean()
     r = history["r"]
@@ -60,10 +92,12 @@ def features(history: pd.DataFrame, regime: pd.Series | None = None) -> pd.DataF
         "gk22": np.log(history["gk"].rolling(22).mean()) - level,
         "ewma": np.log(ewma.clip(lower=1e-12)) - level,
         "drawdown": np.log(price / price.rolling(30, min_periods=1).max()) * 10,
-        "regime": regime.reindex(history.index).fillna(0.0) if regime is not None else 0.0,
+        "regime": 0.0,
         "level": level,
-    })
-    return frame.dropna()
+    }).dropna()
+    if regime is not None:
+        frame["regime"] = regime.label(frame)
+    return frame
 
 
 class _Net(nn.Module):
@@ -113,13 +147,14 @@ class NeuralForecaster:
     def __init__(self, hp: HyperParams | None = None) -> None:
         self.hp = hp or HyperParams()
         self.net: _Net | None = None
+        self.regime: RegimeModel | None = None
         self.train_loss: list[float] = []
 
     # ------------------------------------------------------------------ training
     def _samples(self, histories: dict[str, pd.DataFrame]) -> tuple[torch.Tensor, ...]:
         xs, proxies, returns, levels = [], [], [], []
         for history in histories.values():
-            feat = features(history)
+            feat = features(history, self.regime)
             x, ends = _windows(feat, self.hp.seq_len)
             nxt = history.index.get_indexer(ends) + 1
             keep = nxt < len(history)
@@ -134,6 +169,7 @@ class NeuralForecaster:
         """Train on every asset's history (each a ``daily_history`` frame)."""
         torch.manual_seed(self.hp.seed)
         np.random.seed(self.hp.seed)
+        self.regime = RegimeModel().fit([features(h) for h in histories.values()], self.hp.seed)
         x, proxy, ret, level = self._samples(histories)
         if len(x) == 0:
             raise ValueError("not enough history to train")
@@ -171,7 +207,7 @@ class NeuralForecaster:
     def forecast(self, history: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
         if self.net is None:
             raise RuntimeError("fit or load first")
-        feat = features(history)
+        feat = features(history, self.regime)
         x, ends = _windows(feat, self.hp.seq_len)
         with torch.no_grad():
             m, dof = self.net(torch.from_numpy(x))
@@ -191,20 +227,22 @@ class NeuralForecaster:
         """Variance and Student-t dof for the day after the last day of ``history``."""
         if self.net is None:
             raise RuntimeError("fit or load first")
-        x, _ends = _windows(features(history), self.hp.seq_len)
+        feat = features(history, self.regime)
+        x, _ends = _windows(feat, self.hp.seq_len)
         if len(x) == 0:
             raise ValueError(f"need at least {MIN_HISTORY + self.hp.seq_len} days of history")
-        level = features(history)["level"].iloc[-1]
+        level = feat["level"].iloc[-1]
         with torch.no_grad():
             m, dof = self.net(torch.from_numpy(x[-1:]))
         return float(np.exp(float(m[0]) + level)), float(dof[0])
 
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, object]:
-        """Weights and hyper-parameters, for ``torch.save``."""
-        if self.net is None:
+        """Weights, regime centroids and hyper-parameters, for ``torch.save``."""
+        if self.net is None or self.regime is None or self.regime.centroids is None:
             raise RuntimeError("nothing to save")
-        return {"hp": asdict(self.hp), "features": list(FEATURES), "weights": self.net.state_dict()}
+        return {"hp": asdict(self.hp), "features": list(FEATURES), "weights": self.net.state_dict(),
+                "regime_centroids": self.regime.centroids.tolist()}
 
     @classmethod
     def from_state(cls, state: dict[str, object]) -> NeuralForecaster:
@@ -214,5 +252,6 @@ class NeuralForecaster:
         model = cls(HyperParams(**state["hp"]))  # type: ignore[arg-type]
         model.net = _Net(len(FEATURES), model.hp.hidden, model.hp.arch)
         model.net.load_state_dict(state["weights"])  # type: ignore[arg-type]
+        model.regime = RegimeModel(np.array(state["regime_centroids"]))
         model.net.eval()
         return model
