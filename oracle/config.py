@@ -33,13 +33,10 @@ class Settings(BaseSettings):
 
     rpc_url: str = "http://127.0.0.1:8545"
     rpc_timeout_s: Annotated[float, Field(gt=0)] = 10.0
-    policy: Path = DEFAULT_POLICY
-    reports_dir: Path = Path("reports")
     data_dir: Path | None = None
     governor: Address | None = None
     market: Address | None = None
     multicall: Address | None = None
-    keeper_key: SecretStr | None = None
     deployer_key: SecretStr | None = None
 
 

@@ -21,12 +21,12 @@ def test_default_policy_loads() -> None:
 
 def test_settings_from_file_and_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "oracle.toml"
-    path.write_text(f'rpc_url = "http://10.0.0.1:8545"\nrpc_timeout_s = 3\nkeeper_key = "{KEY}"\n')
+    path.write_text(f'rpc_url = "http://10.0.0.1:8545"\nrpc_timeout_s = 3\ndeployer_key = "{KEY}"\n')
     monkeypatch.setenv("ORACLE_RPC_TIMEOUT_S", "7.5")
     settings = load_settings(path)
     assert settings.rpc_url == "http://10.0.0.1:8545"
     assert settings.rpc_timeout_s == 7.5  # the environment wins over the file
-    assert settings.keeper_key is not None and settings.keeper_key.get_secret_value() == KEY
+    assert settings.deployer_key is not None and settings.deployer_key.get_secret_value() == KEY
     assert KEY not in repr(settings) and KEY not in str(settings.model_dump())
 
 
