@@ -141,7 +141,9 @@ def snapshot(
         print_snapshot(snap, console)
 
 
-DataDirOption = Annotated[Path, typer.Option("--data-dir", help="directory of <asset>_usd_1d.csv files")]
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="directory of <asset>_usd_1d.csv (or _1h.csv) files")
+]
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -156,7 +158,7 @@ def train(
     """Train the volatility model on every daily file of DATA_DIR; record walk-forward metrics with it."""
     import torch
 
-    from oracle.models.evaluate import default_start, load_daily, score, walk_forward
+    from oracle.models.evaluate import data_files, default_start, load_daily, score, walk_forward
     from oracle.models.store import save_model
     from oracle.models.volatility import NeuralForecaster
 
@@ -175,7 +177,7 @@ def train(
             "kupiec_p99": neural["kupiec_p99"].round(4).to_dict(),
         }
         model = NeuralForecaster().fit_pooled(histories)
-        files = sorted(data_dir.glob("*_usd_1d.csv"))
+        files = list(data_files(data_dir).values())
         weights, meta = save_model(model, name, files, histories, metrics)
     except OracleError as exc:
         _fail(exc)

@@ -73,3 +73,29 @@ def test_missing_file_and_columns(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("timestamp,close\n2022-01-01T00:00:00Z,1\n")
     with pytest.raises(PriceDataError, match="missing columns"):
         load_ohlc(tmp_path / "x.csv")
+
+
+def test_daily_history_from_hourly_candles(tmp_path: Path) -> None:
+    import numpy as np
+
+    from oracle.models.base import daily_history_from_hourly
+    from oracle.models.evaluate import load_daily
+
+    fixture = Path(__file__).parent / "fixtures" / "eth_usd_1h.csv"
+    hourly = load_ohlc(fixture)
+    daily = daily_history_from_hourly(hourly)
+    # 6 days of hours: the first lacks the return into its first hour, the second a complete previous day
+    assert len(daily) == 4
+    may19 = hourly.loc["2021-05-19"]
+    returns = np.diff(np.log(hourly["close"].to_numpy()))
+    day_returns = returns[np.isin(hourly.index[1:], may19.index)]
+    assert len(day_returns) == 24
+    assert daily.loc["2021-05-19", "gk"] == pytest.approx(float((day_returns**2).sum()))
+    assert daily.loc["2021-05-19", "r"] == pytest.approx(np.log(may19["close"].iloc[-1] / hourly.loc["2021-05-18", "close"].iloc[-1]))
+    # a missing hour drops that day, and the next day's return (it would span two days)
+    gappy = hourly.drop(hourly.index[60])  # 2021-05-18T12
+    partial = daily_history_from_hourly(gappy)
+    assert "2021-05-18" not in partial.index.strftime("%Y-%m-%d") and "2021-05-19" not in partial.index.strftime("%Y-%m-%d")
+    # a directory with hourly files only works
+    (tmp_path / "eth_usd_1h.csv").write_text(fixture.read_text())
+    assert len(load_daily(tmp_path, since="2021-01-01")["eth"]) == 4

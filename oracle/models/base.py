@@ -13,19 +13,33 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from oracle.data.prices import garman_klass_variance, log_returns, parkinson_variance
+from oracle.data.prices import garman_klass_variance, log_returns, parkinson_variance, realised_variance
 
 QUANTILES = (0.01, 0.05)  # left tail: VaR 99 % and 95 % of a long collateral position
 
 
 def daily_history(ohlc: pd.DataFrame) -> pd.DataFrame:
-    """Per day: log return ``r``, Garman–Klass ``gk`` and Parkinson ``pk`` variance, indexed by day."""
+    """Per day: log return ``r``, the day's variance proxy ``gk`` (here Garman–Klass) and Parkinson ``pk``
+    variance, indexed by day."""
     frame = pd.DataFrame({
         "r": log_returns(ohlc["close"]),
         "gk": garman_klass_variance(ohlc),
         "pk": parkinson_variance(ohlc),
     }).dropna()
     return frame
+
+
+def daily_history_from_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
+    """The same frame from hourly candles: the proxy ``gk`` is the realised variance (sum of the day's 24
+    squared hourly log returns), ``pk`` the Parkinson variance of the day's range, ``r`` the close-to-close
+    return. Days missing an hour, and returns across a missing day, are dropped: gaps are never filled."""
+    rv = realised_variance(hourly, "24h")
+    days = hourly.resample("24h").agg({"open": "first", "high": "max", "low": "min", "close": "last"}).loc[rv.index]
+    close = days["close"]
+    consecutive = close.index.to_series().diff() == pd.Timedelta(days=1)
+    r = np.log(close / close.shift(1))[consecutive]
+    frame = pd.DataFrame({"r": r, "gk": rv, "pk": parkinson_variance(days)}).dropna()
+    return frame[frame["gk"] > 0]
 
 
 class VolatilityModel(Protocol):

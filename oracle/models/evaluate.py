@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from oracle.data.prices import load_ohlc, price_file
-from oracle.models.base import VolatilityModel, daily_history
+from oracle.data.prices import PriceDataError, load_ohlc
+from oracle.models.base import VolatilityModel, daily_history, daily_history_from_hourly
 from oracle.models.baselines import EWMA, HAR, GarchT
 from oracle.models.metrics import christoffersen, diebold_mariano, kupiec, mincer_zarnowitz_r2, qlike, squared_error
 from oracle.models.volatility import HyperParams, NeuralForecaster
@@ -31,11 +31,33 @@ MIN_TRAIN_DAYS = 200
 BASELINES: dict[str, Callable[[], VolatilityModel]] = {"EWMA": EWMA, "GARCH-t": GarchT, "HAR": HAR}
 
 
+def data_files(data_dir: Path) -> dict[str, Path]:
+    """The file each asset's history comes from: its daily file, else its hourly file (daily-only and
+    hourly-only directories both work)."""
+    files: dict[str, Path] = {}
+    for interval in ("1h", "1d"):  # daily wins where both exist: it is longer
+        for p in data_dir.glob(f"*_usd_{interval}.csv"):
+            files[p.name.split("_usd_")[0]] = p
+    return dict(sorted(files.items()))
+
+
 def load_daily(data_dir: Path, assets: list[str] | None = None, since: str = "2017-01-01") -> dict[str, pd.DataFrame]:
-    """``daily_history`` of every ``<asset>_usd_1d.csv`` in ``data_dir`` (or of ``assets``), from ``since``
-    (earlier candles of the oldest assets are thin and coarse, see the data README)."""
-    names = assets or sorted(p.name.split("_usd_")[0] for p in data_dir.glob("*_usd_1d.csv"))
-    return {a: daily_history(load_ohlc(price_file(data_dir, a))).loc[since:] for a in names}
+    """Daily history per asset from ``data_dir``, from ``since`` (earlier candles of the oldest assets are thin
+    and coarse, see the data README): from daily candles (Garman–Klass proxy) or, for assets with hourly files
+    only, from hourly candles (realised-variance proxy)."""
+    files = data_files(data_dir)
+    missing = [a for a in assets or [] if a not in files]
+    if missing:
+        raise PriceDataError(f"no price file for {missing} in {data_dir}")
+    out = {}
+    for asset in assets or list(files):
+        path = files[asset]
+        ohlc = load_ohlc(path)
+        history = daily_history_from_hourly(ohlc) if path.name.endswith("_1h.csv") else daily_history(ohlc)
+        out[asset] = history.loc[since:]
+    if not out:
+        raise PriceDataError(f"no <asset>_usd_1d.csv or _1h.csv files in {data_dir}")
+    return out
 
 
 def default_start(histories: dict[str, pd.DataFrame]) -> pd.Timestamp:
