@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oracle.chain.abi_fast import (
+    checksum_address,
     decode_aggregate3_results,
     decode_uint_array_and_uint,
     decode_words,
@@ -50,3 +51,11 @@ def test_static_calldata_and_words(addr, flag, small, big) -> None:
     words = decode_words(fast[4:])
     assert words == [int(addr, 16), int(flag), small, big]
     assert list(abi_decode(types, fast[4:]))[2:] == words[2:]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=20, max_size=20))
+def test_checksum_address(raw: bytes) -> None:
+    from eth_utils import to_checksum_address
+
+    assert checksum_address(raw) == to_checksum_address("0x" + raw.hex())

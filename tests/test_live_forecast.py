@@ -31,7 +31,7 @@ def test_neural_forecast_from_feed_history(snapshot) -> None:
         assert f.history_days >= 150
     # the candles rebuilt from the rounds are the replayed real candles (24 h windows ending at the last round)
     candles = daily_candles(snapshot.asset("WETH"))
-    assert (candles["rounds"] == 4).all() and (candles["high"] > candles["low"]).all() and len(candles) == 181
+    assert (candles["rounds"] == 4).all() and (candles["high"] > candles["low"]).all() and len(candles) == 150
 
 
 def test_fallbacks_say_why(snapshot) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from eth_hash.auto import keccak
+
 WORD = 32
 _STATIC = ("address", "bool")
 
@@ -72,3 +74,11 @@ def decode_uint_array_and_uint(data: bytes) -> tuple[tuple[int, ...], int]:
     n = _int(data, array)
     values = tuple(_int(data, array + WORD * (1 + i)) for i in range(n))
     return values, _int(data, WORD)
+
+
+def checksum_address(raw: bytes) -> str:
+    """EIP-55 checksummed hex of a 20-byte address (eth-utils' ``to_checksum_address`` spends most of its time in
+    input validation, a third of a 10,000-position snapshot; this is the same rule without it)."""
+    lower = raw.hex()
+    digest = keccak(lower.encode()).hex()
+    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(lower, digest[:40], strict=True))

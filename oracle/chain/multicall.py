@@ -10,7 +10,9 @@ to fail raises an error naming that call (its label and decoded revert), not jus
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from threading import Lock
 from typing import Any, NamedTuple
 
 from eth_abi import encode as abi_encode
@@ -73,7 +75,8 @@ class Multicall:
     """Runs any number of calls through Multicall3 at one block, in chunks that fit the node's limits.
 
     A chunk closes when it would exceed ``max_calldata_bytes`` of calldata or ``max_gas`` of summed gas hints
-    (an ``eth_call`` is bounded by the node's gas cap). Each chunk is retried on transport errors.
+    (an ``eth_call`` is bounded by the node's gas cap). Each chunk is retried on transport errors; up to
+    ``workers`` chunks are in flight at once, results kept in call order.
     """
 
     def __init__(
@@ -85,8 +88,11 @@ class Multicall:
         max_gas: int = 25_000_000,
         attempts: int = 4,
         backoff_s: float = 0.2,
+        workers: int = 2,
     ) -> None:
         self.w3 = w3
+        self.workers = workers
+        self._lock = Lock()
         self.address = Web3.to_checksum_address(address)
         self.max_calldata_bytes = max_calldata_bytes
         self.max_gas = max_gas
@@ -112,15 +118,26 @@ class Multicall:
     def run(self, calls: Sequence[Call], block: int) -> list[Result]:
         """Results of all ``calls`` at ``block``, in order; a failed call with ``allow_failure=False`` raises
         ``MulticallError`` naming it."""
-        results: list[Result] = []
-        for chunk in self.chunks(calls):
+        def do(chunk: Sequence[Call]) -> list[Result]:
             what = f"multicall of {len(chunk)} calls at block {block} ({chunk[0].label or 'unlabelled'} …)"
 
-            def do(chunk: Sequence[Call] = chunk) -> list[Result]:
-                self.eth_calls += 1
+            def once() -> list[Result]:
+                with self._lock:
+                    self.eth_calls += 1
                 return aggregate3(self.w3, self.address, [c._replace(allow_failure=True) for c in chunk], block)
 
-            results.extend(with_retries(do, what, attempts=self.attempts, backoff_s=self.backoff_s))
+            return with_retries(once, what, attempts=self.attempts, backoff_s=self.backoff_s)
+
+        chunks = self.chunks(calls)
+        results: list[Result] = []
+        if len(chunks) == 1 or self.workers == 1:
+            for chunk in chunks:
+                results.extend(do(chunk))
+        else:
+            # the node executes one chunk while Python encodes or decodes another
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                for part in pool.map(do, chunks):
+                    results.extend(part)
         for c, r in zip(calls, results, strict=True):
             if not r.success and not c.allow_failure:
                 raise MulticallError(f"{c.label or c.target}: {decode_revert(r.data)} at block {block}")

@@ -17,6 +17,7 @@ import numpy as np
 from eth_abi import decode as abi_decode
 from web3 import Web3
 
+from oracle.chain.abi_fast import decode_words
 from oracle.chain.adapters.base import MarketAdapter, RawMarket, RawPosition
 from oracle.chain.multicall import Call, Multicall, encode_call
 from oracle.chain.rpc import with_retries
@@ -86,11 +87,16 @@ def _read_history(
     for span in spans:
         rounds_of_asset = []
         for r in results[k : k + span]:
-            rid, answer, _started, updated, _answered = abi_decode(_ROUND, r.data)
-            rounds_of_asset.append(FeedRound(round_id=rid, answer=answer, updated_at=updated))
+            rid, answer, _started, updated, _answered = decode_words(r.data)  # five static words
+            rounds_of_asset.append(FeedRound(round_id=rid, answer=_signed(answer), updated_at=updated))
         history.append(tuple(rounds_of_asset))
         k += span
     return history
+
+
+def _signed(word: int) -> int:
+    """An int256 from its two's-complement word (feeds answer int256: a negative price must stay negative)."""
+    return word - (1 << 256) if word >> 255 else word
 
 
 def _validate_feed(symbol: str, feed: str, history: tuple[FeedRound, ...], timestamp: int,

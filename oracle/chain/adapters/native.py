@@ -8,7 +8,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from web3 import Web3
 
-from oracle.chain.abi_fast import decode_uint_array_and_uint
+from oracle.chain.abi_fast import checksum_address, decode_uint_array_and_uint
 from oracle.chain.adapters.base import RawAsset, RawMarket, RawPosition
 from oracle.chain.multicall import Call, Multicall, encode_call
 from oracle.policy.params import BPS, RiskParams
@@ -89,7 +89,7 @@ class NativeMarketAdapter:
     def read_positions(self, mc: Multicall, block: int, market: RawMarket) -> tuple[RawPosition, ...]:
         n_assets = len(market.assets)
         accounts = [
-            Web3.to_checksum_address(r.data[12:32].hex())
+            checksum_address(r.data[12:32])
             for r in mc.run(
                 [self._call("borrowerAt(uint256)", ["uint256"], [i], f"borrowerAt({i})", 8_000)
                  for i in range(market.borrowers)],
