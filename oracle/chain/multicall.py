@@ -9,11 +9,11 @@ to fail raises an error naming that call (its label and decoded revert), not jus
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from threading import Lock
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
@@ -142,9 +142,3 @@ class Multicall:
             if not r.success and not c.allow_failure:
                 raise MulticallError(f"{c.label or c.target}: {decode_revert(r.data)} at block {block}")
         return results
-
-    def decode(
-        self, calls: Sequence[Call], block: int, decoder: Callable[[bytes], Any]
-    ) -> list[Any]:
-        """``run`` then ``decoder`` on each successful result (``None`` for tolerated failures)."""
-        return [decoder(r.data) if r.success else None for r in self.run(calls, block)]
