@@ -1,7 +1,7 @@
 """``risk-oracle``: the command-line entry point (typer).
 
-Commands grow with the issues: ``demo`` and ``deploy`` now; ``snapshot``, ``recommend``, ``run``, ``cycle``,
-``fork``, ``train``, ``evaluate``, ``report`` and ``verify`` as their issues land.
+Commands: ``demo``, ``deploy``, ``snapshot``, ``train``, ``evaluate``, ``calibrate``, ``recommend``, ``version``;
+``run``, ``cycle``, ``fork``, ``report`` and ``verify`` as their issues land.
 """
 
 from __future__ import annotations
@@ -103,42 +103,126 @@ def deploy(
     console.print(f"governor {deployment.governor}\nmarket   {deployment.market}\nwritten to {out}")
 
 
+RpcOption = Annotated[str | None, typer.Option(help="JSON-RPC URL (default: settings' rpc_url)")]
+BlockOption = Annotated[int | None, typer.Option(help="block to read (default: the latest)")]
+DeploymentOption = Annotated[
+    Path | None, typer.Option(help="deployment.json from `deploy` (else ORACLE_MARKET/GOVERNOR/MULTICALL)")
+]
+
+
+def _read_snapshot(rpc: str | None, block: int | None, deployment: Path | None, policy: Path,
+                   config: Path | None):  # noqa: ANN202 (MarketSnapshot, imported lazily)
+    """The market at ``block``, from the addresses of ``deployment`` or the settings; raises ``OracleError``."""
+    from oracle.chain.adapters import NativeMarketAdapter
+    from oracle.chain.deploy import Deployment
+    from oracle.chain.reader import ChainSource, read_snapshot
+    from oracle.chain.rpc import make_web3
+
+    settings = load_settings(config)
+    if deployment is not None:
+        d = Deployment.load(deployment)
+        market, governor, multicall = d.market, d.governor, d.multicall
+    else:
+        market, governor, multicall = settings.market, settings.governor, settings.multicall
+    if not (market and governor and multicall):
+        raise OracleError("market, governor and multicall addresses needed: --deployment or ORACLE_* settings")
+    w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
+    source = ChainSource(w3, NativeMarketAdapter(market), governor, multicall, load_policy(policy).snapshot)
+    return read_snapshot(source, block)
+
+
 @app.command()
 def snapshot(
-    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: settings' rpc_url)")] = None,
-    block: Annotated[int | None, typer.Option(help="block to read (default: the latest)")] = None,
-    deployment: Annotated[
-        Path | None, typer.Option(help="deployment.json from `deploy` (else ORACLE_MARKET/GOVERNOR/MULTICALL)")
-    ] = None,
+    rpc: RpcOption = None,
+    block: BlockOption = None,
+    deployment: DeploymentOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the snapshot as JSON")] = False,
     policy: PolicyOption = DEFAULT_POLICY,
     config: SettingsOption = None,
 ) -> None:
     """Read and validate the market at one block; print a summary (or the whole snapshot as JSON)."""
-    from oracle.chain.adapters import NativeMarketAdapter
-    from oracle.chain.deploy import Deployment
-    from oracle.chain.reader import ChainSource, read_snapshot
-    from oracle.chain.rpc import make_web3
     from oracle.explain.summary import print_snapshot
 
     try:
-        settings = load_settings(config)
-        if deployment is not None:
-            d = Deployment.load(deployment)
-            market, governor, multicall = d.market, d.governor, d.multicall
-        else:
-            market, governor, multicall = settings.market, settings.governor, settings.multicall
-        if not (market and governor and multicall):
-            raise OracleError("market, governor and multicall addresses needed: --deployment or ORACLE_* settings")
-        w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
-        source = ChainSource(w3, NativeMarketAdapter(market), governor, multicall, load_policy(policy).snapshot)
-        snap = read_snapshot(source, block)
+        snap = _read_snapshot(rpc, block, deployment, policy, config)
     except OracleError as exc:
         _fail(exc)
     if as_json:
         typer.echo(snap.model_dump_json(indent=1))
     else:
         print_snapshot(snap, console)
+
+
+@app.command()
+def calibrate(
+    policy: PolicyOption = DEFAULT_POLICY,
+    paths: Annotated[int, typer.Option(min=100, help="Monte Carlo paths per scenario")] = 2000,
+    positions: Annotated[int, typer.Option(min=10, help="positions of each synthetic market")] = 1000,
+    seed: Annotated[int, typer.Option(help="seed of the scenarios (the result is a function of it)")] = 7,
+) -> None:
+    """Fit the recommendation's coefficients to the policy's risk appetite with the cascade simulator; write them,
+    with a hash, next to the policy (``[risk] calibration``)."""
+    from rich.table import Table
+
+    from oracle.policy.calibrate import calibrate as fit
+    from oracle.policy.calibrate import calibration_path, save_calibration
+
+    try:
+        loaded = load_policy(policy)
+        console.print(f"calibrating {loaded.name}: bad-debt ES99 <= {loaded.risk.es99_max_share:.3%} of collateral, "
+                      f"{paths} paths x {positions} positions per scenario …")
+        result = fit(loaded, paths=paths, positions=positions, seed=seed)
+        path = calibration_path(loaded)
+        save_calibration(result, path)
+    except OracleError as exc:
+        _fail(exc)
+    table = Table(title=f"k_lt = {result.coefficients.k_lt:.4f}, k_ltv = {result.coefficients.k_ltv:.4f}")
+    for col in ("σ 1d", "collateral/depth", "LTV", "LT", "LB", "edge ES99", "at-LTV liq. p99"):
+        table.add_column(col, justify="right")
+    for f in result.scenarios:
+        table.add_row(f"{f.sigma_1d:.0%}", f"{f.depth_ratio:.2f}", f"{f.ltv_bps:.0f}", f"{f.lt_bps:.0f}",
+                      f"{f.lb_bps:.0f}", f"{f.edge_es99_share:.4%}", f"${f.opened_at_ltv_liquidated_p99_usd:,.0f}")
+    console.print(table)
+    console.print(f"written to {path} (sha256 {result.sha256[:16]}…)")
+
+
+@app.command()
+def recommend(
+    rpc: RpcOption = None,
+    block: BlockOption = None,
+    deployment: DeploymentOption = None,
+    model: Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole recommendation as JSON")] = False,
+    policy: PolicyOption = DEFAULT_POLICY,
+    config: SettingsOption = None,
+) -> None:
+    """Read the market, forecast, recommend, bound, gate and explain; print per asset current | raw | bounded |
+    Δ bps | binding limit | top drivers. Sends nothing."""
+    import torch
+
+    from oracle.explain.background import recent_background
+    from oracle.explain.summary import print_recommendation
+    from oracle.models.live import forecast
+    from oracle.models.store import load_model
+    from oracle.policy.calibrate import load_calibration
+    from oracle.policy.engine import recommend_market
+    from oracle.policy.features import build_features
+
+    torch.set_num_threads(2)
+    try:
+        loaded = load_policy(policy)
+        calibration = load_calibration(loaded)
+        snap = _read_snapshot(rpc, block, deployment, policy, config)
+        vol_model = load_model(model)[0] if model else load_model()[0]
+        forecasts = forecast(snap, vol_model)
+        background = recent_background(snap, build_features(snap, forecasts, loaded.risk), vol_model)
+        result = recommend_market(snap, forecasts, loaded, calibration, background)
+    except OracleError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=1))
+    else:
+        print_recommendation(snap, forecasts, result, console)
 
 
 DataDirOption = Annotated[

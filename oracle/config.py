@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from oracle.chain.snapshot import SnapshotPolicy
 from oracle.errors import ConfigError
+from oracle.policy.appetite import RiskAppetite
 from oracle.policy.bounds import linked_rules_hold
 from oracle.policy.params import AssetBounds, Bps, Param, RiskParams
 
@@ -142,9 +143,18 @@ class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
+    source: Path | None = Field(default=None, exclude=True, description="the file it was loaded from")
     update: UpdatePolicy
     snapshot: SnapshotPolicy
+    risk: RiskAppetite
     market: MarketSpec
+
+    @model_validator(mode="after")
+    def _depth_for_every_asset(self) -> Self:
+        missing = {a.symbol for a in self.market.assets} - set(self.risk.depth_usd)
+        if missing:
+            raise ValueError(f"risk.depth_usd has no depth for {sorted(missing)}")
+        return self
 
 
 def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
@@ -156,9 +166,10 @@ def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"policy file {path} is not valid TOML: {exc}") from exc
     try:
-        return Policy.model_validate(raw)
+        policy = Policy.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"invalid policy {path}: {_fields(exc)}") from exc
+    return policy.model_copy(update={"source": path.resolve()})
 
 
 def _fields(exc: ValidationError) -> str:

@@ -176,10 +176,10 @@ def _risk_figures(
     return value.sum(axis=0), debt_by_asset, density, top10_share
 
 
-def resolve_block(w3: Web3, block: int | None) -> tuple[int, int]:
-    """The number and timestamp of ``block`` (the latest when ``None``)."""
+def resolve_block(w3: Web3, block: int | None) -> tuple[int, int, int]:
+    """The number, timestamp and base fee (wei; 0 before EIP-1559) of ``block`` (the latest when ``None``)."""
     header = with_retries(lambda: w3.eth.get_block("latest" if block is None else block), f"eth_getBlock({block})")
-    return header["number"], header["timestamp"]
+    return header["number"], header["timestamp"], int(header.get("baseFeePerGas", 0) or 0)
 
 
 def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall | None = None) -> MarketSnapshot:
@@ -190,7 +190,7 @@ def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall |
     returned.
     """
     w3, policy = source.w3, source.policy
-    number, timestamp = resolve_block(w3, block)
+    number, timestamp, base_fee = resolve_block(w3, block)
     chain_id = with_retries(lambda: w3.eth.chain_id, "eth_chainId")
     mc = mc or Multicall(w3, source.multicall)
     market = source.adapter.read_market(mc, number)
@@ -235,7 +235,7 @@ def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall |
         if not all(math.isfinite(x) for x in (s.collateral_value_usd, s.debt_usd, s.top10_share)):
             raise SnapshotError(f"{s.symbol}: derived values are not finite")
     return MarketSnapshot(
-        chain_id=chain_id, block_number=number, block_timestamp=timestamp, market=source.adapter.address,
+        chain_id=chain_id, block_number=number, block_timestamp=timestamp, base_fee_wei=base_fee, market=source.adapter.address,
         governor=Web3.to_checksum_address(source.governor), paused=paused, stable=market.stable,
         stable_decimals=market.stable_decimals, close_factor_bps=market.close_factor_bps,
         total_supplied=market.total_supplied, total_debt=market.total_debt, bad_debt=market.bad_debt,

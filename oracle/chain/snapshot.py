@@ -92,6 +92,7 @@ class MarketSnapshot(BaseModel):
     chain_id: int
     block_number: int
     block_timestamp: int
+    base_fee_wei: int = Field(default=0, description="the block's base fee: the gas level liquidators face")
     market: str
     governor: str
     paused: bool

@@ -9,6 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from oracle.chain.snapshot import MarketSnapshot
+from oracle.models.live import VolForecast
+from oracle.policy.engine import MarketRecommendation
+from oracle.policy.features import FEATURE_LABELS
 
 HF_EDGES = (1.0, 1.05, 1.1, 1.25, 1.5, 2.0)
 
@@ -50,3 +53,43 @@ def print_snapshot(snap: MarketSnapshot, console: Console) -> None:
         counts = np.histogram(hf, bins=edges)[0]
         labels = [f"<{HF_EDGES[0]}"] + [f"{lo}-{hi}" for lo, hi in zip(HF_EDGES, HF_EDGES[1:], strict=False)] + [f">{HF_EDGES[-1]}"]
         console.print("health factors: " + "  ".join(f"{lab}: {c}" for lab, c in zip(labels, counts, strict=True)))
+
+
+def _drivers(contributions: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{FEATURE_LABELS[name]} {bps:+.0f}" for name, bps in contributions)
+
+
+def print_recommendation(
+    snap: MarketSnapshot, forecasts: tuple[VolForecast, ...], rec: MarketRecommendation, console: Console
+) -> None:
+    """Per asset and parameter: current | model raw | after bounds | Δ bps | binding limit | top 3 drivers (bps,
+    against the recent-market base); then the risk gate's verdict."""
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(snap.block_timestamp))
+    console.print(f"[bold]chain {snap.chain_id}[/] block {snap.block_number} ({stamp} UTC), calibration "
+                  f"{rec.calibration_sha256[:12]}…{'  [bold red]GOVERNOR PAUSED[/]' if snap.paused else ''}")
+    table = Table(title="recommendations (bps); drivers = SHAP attributions of the raw value vs the recent base")
+    for col in ("asset", "param", "current", "model raw", "after bounds", "Δ bps", "binding limit", "base",
+                "top 3 drivers (bps)"):
+        table.add_column(col, justify="left" if col in ("asset", "param", "binding limit", "top 3 drivers (bps)")
+                         else "right", no_wrap=col != "top 3 drivers (bps)")
+    for a, f in zip(rec.assets, forecasts, strict=True):
+        for k, out in enumerate(a.attribution.outputs):
+            clamp = a.bounded.clamps[k] if a.bounded else None
+            label = f"{a.asset} σ {f.sigma:.1%}" if k == 0 else ""
+            table.add_row(
+                label, out.output, str(clamp.current) if clamp else "-", f"{out.value_bps:.1f}",
+                str(clamp.bounded) if clamp else "-", f"{clamp.bounded - clamp.current:+d}" if clamp else "-",
+                clamp.binding if clamp else "no bounds", f"{out.base_bps:.0f}", _drivers(out.top(3)),
+                end_section=k == 2,
+            )
+    console.print(table)
+    for a in rec.assets:
+        if a.gate is None:
+            verdict = "no change to propose" if a.bounded else "asset not governed"
+        elif a.gate.passed:
+            verdict = (f"[green]passes the risk gate[/]: bad-debt ES99 {a.gate.current.es99_share:.4%} -> "
+                       f"{a.gate.proposed.es99_share:.4%} of collateral, liquidatable now "
+                       f"{a.gate.liquidatable_now_share:.2%} -> {a.gate.liquidatable_after_share:.2%} of debt")
+        else:
+            verdict = f"[bold red]gated[/]: {a.gate.reason}"
+        console.print(f"{a.asset}: {verdict}")

@@ -35,6 +35,7 @@ class VolForecast(BaseModel):
     sigma: float
     dof: float | None  # Student-t tail of the neural model; None for the EWMA fallback (normal tail)
     var99: float  # one-day 99 % VaR of a long position, as a positive fraction of its value
+    regime: float | None  # 0 calm, 0.5, 1 stressed (the model's in-sample k-means label); None for the fallback
     source: str  # "neural" or "ewma-fallback"
     reason: str  # why the fallback was used ("" for the neural model)
     history_days: int
@@ -70,7 +71,7 @@ def _ewma(asset: str, closes: pd.Series, reason: str) -> VolForecast:
         var = EWMA_LAMBDA * var + (1 - EWMA_LAMBDA) * x * x
     sigma = math.sqrt(var)
     return VolForecast(asset=asset, variance=var, sigma=sigma, dof=None, var99=1 - math.exp(stats.norm.ppf(0.01) * sigma),
-                       source="ewma-fallback", reason=reason, history_days=int(r.size))
+                       regime=None, source="ewma-fallback", reason=reason, history_days=int(r.size))
 
 
 def forecast_asset(asset: AssetState, model: NeuralForecaster | None) -> VolForecast:
@@ -90,11 +91,12 @@ def forecast_asset(asset: AssetState, model: NeuralForecaster | None) -> VolFore
         if len(ranged) < len(run):
             reason = f"{len(run) - len(ranged)} days without a price range"
         else:
-            variance, dof = model.predict_next(daily_history(run))
+            history = daily_history(run)
+            variance, dof = model.predict_next(history)
             sigma = math.sqrt(variance)
             q01 = stats.t.ppf(0.01, dof) * math.sqrt((dof - 2) / dof)
             return VolForecast(asset=asset.symbol, variance=variance, sigma=sigma, dof=dof,
-                               var99=1 - math.exp(q01 * sigma), source="neural", reason="", history_days=len(run))
+                               var99=1 - math.exp(q01 * sigma), regime=model.regime_of(history), source="neural", reason="", history_days=len(run))
     return _ewma(asset.symbol, candles["close"] if not candles.empty else pd.Series(dtype=float), reason)
 
 

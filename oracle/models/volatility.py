@@ -236,6 +236,16 @@ class NeuralForecaster:
             m, dof = self.net(torch.from_numpy(x[-1:]))
         return float(np.exp(float(m[0]) + level)), float(dof[0])
 
+    def regime_labels(self, history: pd.DataFrame) -> pd.Series:
+        """The regime label (0 calm, 0.5, 1 stressed) of each day of ``history`` with enough history."""
+        if self.regime is None:
+            raise RuntimeError("fit or load first")
+        return features(history, self.regime)["regime"]
+
+    def regime_of(self, history: pd.DataFrame) -> float:
+        """The regime label of the last day of ``history``."""
+        return float(self.regime_labels(history).iloc[-1])
+
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, object]:
         """Weights, regime centroids and hyper-parameters, for ``torch.save``."""

@@ -1,0 +1,67 @@
+"""The risk appetite (``[risk]`` of a policy file): what the oracle must keep true, and the market facts it
+cannot read from the lending market itself (DEX depth, gas of a liquidation).
+
+Why in the policy and not in code: these are the DAO's choices ("bad-debt ES99 over 24 h at most 0.1 % of
+supplied collateral"); they are reviewed like code, and the recommendation function is calibrated against them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from oracle.policy.params import Bps
+
+
+class RiskAppetite(BaseModel):
+    """``[risk]`` of a policy file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    horizon_h: Annotated[int, Field(gt=0, le=24 * 7, description="stress horizon (one update interval)")] = 24
+    steps: Annotated[int, Field(gt=0, le=24 * 7, description="price steps in the horizon (liquidation rounds)")] = 24
+    paths: Annotated[int, Field(ge=100, le=1_000_000, description="Monte Carlo paths of the risk gate")] = 4000
+    seed: int = Field(default=20221109, description="seed of the gate's common random numbers")
+    es99_max_share: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.001, description="bad-debt ES99 over the horizon, as a share of supplied collateral value"
+    )
+    max_liquidated_at_once_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.02, description="largest share of debt an update may make liquidatable at once (LT cuts)"
+    )
+    liquidation_gas: Annotated[int, Field(gt=0)] = Field(default=300_000, description="gas of one liquidation")
+    gas_stress_multiplier: Annotated[float, Field(ge=1)] = Field(
+        default=10.0, description="base fee multiple liquidators pay in a crash (gas spikes with volatility)"
+    )
+    priority_fee_gwei: Annotated[float, Field(ge=0)] = 2.0
+    native_asset: str = Field(default="WETH", description="collateral asset whose price prices gas")
+    native_price_usd: Annotated[float, Field(gt=0)] = Field(
+        default=3000.0, description="gas token price when the native asset is not a collateral of the market"
+    )
+    depth_usd: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        description="per asset symbol: USD on each side of the constant-product pool liquidators sell into"
+    )
+    lb_margin_bps: Bps = Field(default=100, description="liquidator margin above gas, slippage and price risk")
+    lt_floor_bps: Bps = 3000
+    lt_cap_bps: Bps = 9500
+    lb_floor_bps: Bps = 200
+    lb_cap_bps: Bps = 2500
+    ltv_gap_min_bps: Annotated[int, Field(ge=1, le=5000)] = Field(default=50, description="smallest LT - LTV")
+    linked_margin_bps: Annotated[int, Field(ge=1, le=5000)] = Field(
+        default=50, description="smallest 1 - LT x (1 + LB): the buffer a liquidation at HF 1 leaves"
+    )
+    calibration: str = Field(
+        default="default.calibration.json", description="coefficients file, relative to the policy file"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.lt_floor_bps >= self.lt_cap_bps or self.lb_floor_bps >= self.lb_cap_bps:
+            raise ValueError("floors must be below caps")
+        if self.lt_floor_bps * (10_000 + self.lb_cap_bps) >= (10_000 - self.linked_margin_bps) * 10_000:
+            raise ValueError("lt_floor x (1 + lb_cap) leaves no liquidation buffer")
+        return self
+
+    @property
+    def horizon_days(self) -> float:
+        return self.horizon_h / 24

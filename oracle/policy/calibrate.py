@@ -1,0 +1,175 @@
+"""``risk-oracle calibrate``: fit the recommendation's two free coefficients to the policy's risk appetite with the
+cascade simulator, reproducibly, and store them with a hash.
+
+- ``k_lt`` is the smallest value for which, in every scenario, a market of positions at the liquidation edge
+  (health factor 1.00-1.05 under the recommended LT, everyone liquidatable after a 10 % fall) keeps bad-debt ES99
+  over the horizon within ``es99_max_share`` of its collateral, cascade included.
+- ``k_ltv`` is the smallest value for which, in every scenario, positions opened at the recommended LTV are
+  liquidated on at most 1 % of paths within the horizon (liquidations-at-risk 99 = 0).
+
+Scenarios span calm to crash volatility and deep to thin liquidity; shocks are Student-t (dof 4) with common
+random numbers, so each bisection step compares like with like and the result depends only on the policy and the
+seed. The file records the appetite it was fitted to (by hash); loading refuses a calibration whose appetite
+differs from the policy's, so a changed tolerance cannot silently run on old coefficients.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from oracle.config import Policy
+from oracle.errors import ConfigError, PolicyError
+from oracle.policy.appetite import RiskAppetite
+from oracle.policy.features import AssetFeatures, tail_quantile
+from oracle.policy.recommend import Coefficients, MarketConstants, recommend_matrix
+from oracle.risk.cascade import CascadeMarket, CascadeParams, run_cascade, sample_shocks
+from oracle.risk.metrics import risk_metrics
+
+SIGMAS = (0.02, 0.04, 0.08)
+DEPTH_RATIOS = (0.02, 0.2)
+DOF = 4.0
+K_MAX = 6.0
+ITERATIONS = 14
+GAS_USD = 20.0
+
+
+class ScenarioFit(BaseModel):
+    """What the calibrated coefficients give in one scenario."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sigma_1d: float
+    depth_ratio: float
+    ltv_bps: float
+    lt_bps: float
+    lb_bps: float
+    edge_es99_share: float
+    opened_at_ltv_liquidated_p99_usd: float
+
+
+class Calibration(BaseModel):
+    """A calibration file."""
+
+    model_config = ConfigDict(frozen=True)
+
+    policy: str
+    appetite_sha256: str
+    coefficients: Coefficients
+    paths: int
+    positions: int
+    seed: int
+    scenarios: tuple[ScenarioFit, ...]
+    sha256: str = ""
+
+    def content_hash(self) -> str:
+        body = self.model_dump(mode="json", exclude={"sha256"})
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def appetite_hash(appetite: RiskAppetite) -> str:
+    """sha256 of the appetite's canonical JSON (what a calibration is valid for)."""
+    body = appetite.model_dump(mode="json", exclude={"paths", "seed", "calibration"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _scenario_features(sigma: float, depth_ratio: float, density: float, top10: float, gas_share: float
+                       ) -> AssetFeatures:
+    return AssetFeatures(sigma_1d=sigma, tail_q99=tail_quantile(DOF), regime=0.5, staleness_h=1.0,
+                         liq_density_10=density, top10_share=top10, depth_ratio=depth_ratio, utilisation=0.5,
+                         gas_share=gas_share)
+
+
+def _market(sizes: np.ndarray, debt: np.ndarray, depth_ratio: float, close_factor: float) -> CascadeMarket:
+    return CascadeMarket(sizes[:, None], debt, np.array([sizes.sum() / depth_ratio]), GAS_USD, close_factor)
+
+
+def _smallest_k(passes: Callable[[float], bool], what: str) -> float:
+    """Smallest k in [0, K_MAX] for which ``passes`` (assumed monotone) holds, to 2^-ITERATIONS of K_MAX."""
+    if passes(0.0):
+        return 0.0
+    if not passes(K_MAX):
+        raise PolicyError(f"calibration: no {what} up to {K_MAX} meets the risk appetite")
+    lo, hi = 0.0, K_MAX
+    for _ in range(ITERATIONS):
+        mid = (lo + hi) / 2
+        lo, hi = (lo, mid) if passes(mid) else (mid, hi)
+    return round(hi, 6)
+
+
+def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed: int = 7) -> Calibration:
+    """Fit ``k_lt`` then ``k_ltv`` (see the module docstring); deterministic in its arguments."""
+    appetite = policy.risk
+    const = MarketConstants.from_policy(appetite, policy.market.close_factor_bps)
+    rng = np.random.default_rng(seed)
+    sizes = rng.lognormal(np.log(2e4), 1.0, positions)
+    top10 = float(np.sort(sizes)[-10:].sum() / sizes.sum())
+    edge_hf = rng.uniform(1.0, 1.05, positions)
+    gas_share = GAS_USD / float(np.median(const.close_factor * sizes * 0.8))
+    scenarios = [(s, d) for s in SIGMAS for d in DEPTH_RATIOS]
+    shocks = {s: sample_shocks(np.array([s]), np.array([DOF]), np.eye(1), paths=paths, steps=appetite.steps,
+                               seed=seed + i) for i, s in enumerate(SIGMAS)}
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+    def raw(coef: Coefficients, sigma: float, depth: float, density: float) -> np.ndarray:
+        return recommend_matrix(_scenario_features(sigma, depth, density, top10, gas_share).vector(), coef, const)[0]
+
+    def edge_es99(coef: Coefficients, sigma: float, depth: float) -> float:
+        _ltv, lt, lb = raw(coef, sigma, depth, 1.0) / 1e4
+        market = _market(sizes, sizes * lt / edge_hf, depth, const.close_factor)
+        result = run_cascade(market, CascadeParams(np.array([lt]), np.array([lb])), shocks[sigma])
+        return risk_metrics(result, market.supplied_collateral_usd).es99_share
+
+    def at_ltv_p99(coef: Coefficients, sigma: float, depth: float) -> float:
+        ltv, lt, lb = raw(coef, sigma, depth, 0.0) / 1e4
+        market = _market(sizes, sizes * ltv, depth, const.close_factor)
+        result = run_cascade(market, CascadeParams(np.array([lt]), np.array([lb])), shocks[sigma])
+        return risk_metrics(result, market.supplied_collateral_usd).liquidated_p99_usd
+
+    k_lt = _smallest_k(
+        lambda k: all(edge_es99(Coefficients(k_lt=k, k_ltv=0), s, d) <= appetite.es99_max_share
+                      for s, d in scenarios), "k_lt")
+    k_ltv = _smallest_k(
+        lambda k: all(at_ltv_p99(Coefficients(k_lt=k_lt, k_ltv=k), s, d) == 0 for s, d in scenarios), "k_ltv")
+    coef = Coefficients(k_lt=k_lt, k_ltv=k_ltv)
+    fits = []
+    for s, d in scenarios:
+        ltv, lt, lb = raw(coef, s, d, 1.0)
+        fits.append(ScenarioFit(sigma_1d=s, depth_ratio=d, ltv_bps=round(float(ltv), 4), lt_bps=round(float(lt), 4),
+                                lb_bps=round(float(lb), 4), edge_es99_share=edge_es99(coef, s, d),
+                                opened_at_ltv_liquidated_p99_usd=at_ltv_p99(coef, s, d)))
+    result = Calibration(policy=policy.name, appetite_sha256=appetite_hash(appetite), coefficients=coef,
+                         paths=paths, positions=positions, seed=seed, scenarios=tuple(fits))
+    return result.model_copy(update={"sha256": result.content_hash()})
+
+
+def calibration_path(policy: Policy) -> Path:
+    if policy.source is None:
+        raise ConfigError("policy was not loaded from a file: no place for its calibration")
+    return policy.source.parent / policy.risk.calibration
+
+
+def save_calibration(calibration: Calibration, path: Path) -> None:
+    path.write_text(calibration.model_dump_json(indent=1) + "\n")
+
+
+def load_calibration(policy: Policy) -> Calibration:
+    """The policy's calibration; refuses a file that was edited (hash) or fitted to another appetite."""
+    path = calibration_path(policy)
+    try:
+        calibration = Calibration.model_validate_json(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"calibration not found: {path}; run `risk-oracle calibrate`") from exc
+    except ValueError as exc:
+        raise ConfigError(f"calibration {path} is malformed: {exc}") from exc
+    if calibration.sha256 != calibration.content_hash():
+        raise ConfigError(f"calibration {path}: content does not match its sha256 (edited by hand?)")
+    if calibration.appetite_sha256 != appetite_hash(policy.risk):
+        raise ConfigError(f"calibration {path} was fitted to another risk appetite; run `risk-oracle calibrate`")
+    return calibration

@@ -1,0 +1,116 @@
+"""Features of one collateral asset: what the recommendation function sees, built from the snapshot, the
+volatility forecast and the policy's market facts.
+
+Why a fixed, named, small vector: the recommendation must be explainable exactly (SHAP over at most 14 features
+is exact), and a DAO reviewer must be able to read every input. Units are chosen so that each feature reads
+naturally in a report: fractions for shares and volatility, hours for staleness.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import stats
+
+from oracle.chain.snapshot import MarketSnapshot
+from oracle.models.live import VolForecast
+from oracle.policy.appetite import RiskAppetite
+
+UNKNOWN_REGIME = 1.0  # no regime label (fallback forecast): treated as stressed, the conservative reading
+Z99 = float(stats.norm.ppf(0.99))
+
+
+class AssetFeatures(BaseModel):
+    """The recommendation function's input for one asset."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sigma_1d: float = Field(ge=0, description="forecast standard deviation of the next day's log return")
+    tail_q99: float = Field(ge=Z99 - 1e-9, description="99 % one-day loss quantile in standard deviations")
+    regime: float = Field(ge=0, le=1, description="0 calm, 0.5, 1 stressed")
+    staleness_h: float = Field(ge=0, description="age of the latest feed round")
+    liq_density_10: float = Field(ge=0, le=1, description="share of collateral liquidatable after a 10 % fall")
+    top10_share: float = Field(ge=0, le=1, description="share of collateral held by the 10 largest holders")
+    depth_ratio: float = Field(ge=0, description="collateral value / pool depth liquidators sell into")
+    utilisation: float = Field(ge=0, description="market debt / supplied stable")
+    gas_share: float = Field(ge=0, description="gas of one liquidation at stressed gas prices / median repay")
+
+    def vector(self) -> np.ndarray:
+        return np.array([getattr(self, name) for name in FEATURE_NAMES], dtype=float)
+
+
+FEATURE_NAMES: tuple[str, ...] = tuple(AssetFeatures.model_fields)
+FEATURE_LABELS = {
+    "sigma_1d": "forecast volatility",
+    "tail_q99": "tail heaviness",
+    "regime": "market regime",
+    "staleness_h": "feed staleness",
+    "liq_density_10": "liquidation density",
+    "top10_share": "concentration",
+    "depth_ratio": "collateral / liquidity depth",
+    "utilisation": "utilisation",
+    "gas_share": "gas cost",
+}
+
+
+def tail_quantile(dof: float | None) -> float:
+    """The 99 % quantile of a unit-variance Student-t (normal when ``dof`` is ``None``), in standard deviations."""
+    if dof is None or not math.isfinite(dof):
+        return Z99
+    return max(Z99, float(-stats.t.ppf(0.01, dof) * math.sqrt((dof - 2) / dof)))
+
+
+def gas_cost_usd(snapshot: MarketSnapshot, appetite: RiskAppetite) -> float:
+    """USD of one liquidation's gas at the stressed gas price (base fee x multiplier + tip)."""
+    try:
+        native = snapshot.asset(appetite.native_asset).price_usd
+    except KeyError:
+        native = appetite.native_price_usd
+    gwei = snapshot.base_fee_wei / 1e9 * appetite.gas_stress_multiplier + appetite.priority_fee_gwei
+    return appetite.liquidation_gas * gwei * 1e-9 * native
+
+
+def position_values(snapshot: MarketSnapshot) -> tuple[np.ndarray, np.ndarray]:
+    """USD collateral value per position and asset (positions x assets), and USD debt per position."""
+    unit = np.array([a.price / 10 ** (a.feed_decimals + a.token_decimals) for a in snapshot.assets])
+    amounts = np.array([p.collateral for p in snapshot.positions], dtype=float).reshape(-1, len(snapshot.assets))
+    debt = np.array([p.debt for p in snapshot.positions], dtype=float) / 10**snapshot.stable_decimals
+    return amounts * unit, debt
+
+
+def build_features(
+    snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...], appetite: RiskAppetite
+) -> dict[str, AssetFeatures]:
+    """Features of every asset of ``snapshot`` (forecasts in the snapshot's asset order)."""
+    values, debt = position_values(snapshot)
+    total = values.sum(axis=1)
+    gas = gas_cost_usd(snapshot, appetite)
+    close_factor = snapshot.close_factor_bps / 10_000
+    out: dict[str, AssetFeatures] = {}
+    for i, (asset, f) in enumerate(zip(snapshot.assets, forecasts, strict=True)):
+        if f.asset != asset.symbol:
+            raise ValueError(f"forecast for {f.asset} where {asset.symbol} was expected")
+        holders = (values[:, i] > 0) & (debt > 0)
+        # the repay of a typical liquidation involving this asset: close factor x its share of the debt
+        repay = close_factor * debt[holders] * values[holders, i] / total[holders]
+        median_repay = float(np.median(repay)) if repay.size else math.inf
+        value = asset.collateral_value_usd
+        out[asset.symbol] = AssetFeatures(
+            sigma_1d=f.sigma,
+            tail_q99=tail_quantile(f.dof),
+            regime=UNKNOWN_REGIME if f.regime is None else f.regime,
+            staleness_h=asset.staleness_s / 3600,
+            liq_density_10=min(1.0, asset.liquidation_density_usd["10%"] / value) if value > 0 else 0.0,
+            top10_share=asset.top10_share,
+            depth_ratio=value / appetite.depth_usd[asset.symbol],
+            utilisation=snapshot.utilisation,
+            gas_share=gas / median_repay if median_repay > 0 else 0.0,
+        )
+    return out
+
+
+def feature_matrix(features: dict[str, AssetFeatures]) -> np.ndarray:
+    """Rows in the dict's order, columns in ``FEATURE_NAMES`` order."""
+    return np.vstack([f.vector() for f in features.values()])

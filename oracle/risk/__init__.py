@@ -1,0 +1,1 @@
+"""Risk engine: liquidation-cascade simulation and the risk metrics computed from it."""
