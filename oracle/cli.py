@@ -162,11 +162,13 @@ def calibrate(
 ) -> None:
     """Fit the recommendation's coefficients to the policy's risk appetite with the cascade simulator; write them,
     with a hash, next to the policy (``[risk] calibration``)."""
+    import torch
     from rich.table import Table
 
     from oracle.policy.calibrate import calibrate as fit
     from oracle.policy.calibrate import calibration_path, save_calibration
 
+    torch.set_num_threads(2)
     try:
         loaded = load_policy(policy)
         console.print(f"calibrating {loaded.name}: bad-debt ES99 <= {loaded.risk.es99_max_share:.3%} of collateral, "

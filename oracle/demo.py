@@ -3,8 +3,10 @@
 Starts anvil, deploys the governed market of ``policies/default.toml`` with feeds replaying real price history
 through the first half of 2022 (Terra/LUNA, Celsius/3AC), seeds a few hundred positions, reads a block-pinned
 snapshot, forecasts each asset's next-day volatility from its feed history with the committed model, and
-submits one bounded update through the governor. (Later issues replace the hand-picked raw recommendation with
-the keeper's cycle.) Anvil is stopped on every exit, Ctrl-C included.
+recommends LTV / LT / LB per asset with the calibrated policy, bounds, stress-tests (risk gate) and explains them
+(SHAP), and submits every update that passes through the governor, each simulated before it is sent. (The keeper
+issue replaces this one-shot sequence with a journaled keeper cycle.) Anvil is stopped on every exit, Ctrl-C
+included.
 """
 
 from __future__ import annotations
@@ -29,44 +31,37 @@ from oracle.chain.snapshot import MarketSnapshot
 from oracle.chain.tx import TxSender
 from oracle.config import Policy
 from oracle.data.demo_prices import load_demo_rounds
+from oracle.errors import PolicyError
+from oracle.explain.background import recent_background
+from oracle.explain.summary import print_recommendation
 from oracle.models.live import VolForecast, forecast
 from oracle.models.store import load_model
-from oracle.policy.bounds import BoundedUpdate, check_update, clamp_update
-from oracle.policy.params import RiskParams
-
-# The hand-picked raw recommendation of this first demo: de-risk WETH after the June 2022 crash, further than
-# the bounds allow in one step, so that the clamp is visible.
-DEMO_ASSET = "WETH"
-DEMO_RAW = RiskParams(ltv=7500, liquidation_threshold=8100, liquidation_bonus=650)
+from oracle.policy.bounds import check_update
+from oracle.policy.calibrate import load_calibration
+from oracle.policy.engine import recommend_market
+from oracle.policy.features import build_features
+from oracle.policy.params import Param
 
 
 class DemoResult(BaseModel):
-    """What one demo run did, as written to ``update.json``."""
+    """What one demo run did, as written to ``demo.json``."""
 
     model_config = ConfigDict(frozen=True)
 
     deployment: Deployment
     seeded: SeedSummary
-    bounded: BoundedUpdate
-    applied: AppliedUpdate
+    applied: list[AppliedUpdate]
+    gated: dict[str, str]  # asset -> the risk gate's reason
     report_dir: str
 
 
-def _params_table(title: str, bounded: BoundedUpdate, applied: AppliedUpdate) -> Table:
-    table = Table(title=title, caption="raw = the recommendation before bounds; bounded = what was submitted")
-    for col in ("param", "before", "raw", "bounded", "Δ bps", "binding limit", "on chain"):
-        table.add_column(col, justify="left" if col in ("param", "binding limit") else "right", no_wrap=True)
-    for clamp in bounded.clamps:
-        p = clamp.param
-        table.add_row(
-            p.label,
-            str(clamp.current),
-            str(clamp.raw),
-            str(clamp.bounded),
-            f"{clamp.bounded - clamp.current:+d}",
-            clamp.binding,
-            str(applied.new.get(p)),
-        )
+def _applied_table(applied: list[AppliedUpdate], symbols: dict[str, str]) -> Table:
+    table = Table(title="submitted through the governor (simulated first, then sent)")
+    for col in ("asset", "update", "LTV/LT/LB before", "after", "tx", "gas"):
+        table.add_column(col, justify="left" if col in ("asset", "tx") else "right", no_wrap=True)
+    for a in applied:
+        table.add_row(symbols[a.asset.lower()], f"#{a.update_id}", "/".join(str(a.old.get(p)) for p in Param),
+                      "/".join(str(a.new.get(p)) for p in Param), f"{a.tx_hash[:10]}…", f"{a.gas_used:,}")
     return table
 
 
@@ -108,49 +103,50 @@ def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console
         source = ChainSource(w3, NativeMarketAdapter(deployment.market), deployment.governor,
                              deployment.multicall, policy.snapshot)
         snapshot = read_snapshot(source)
-        forecasts = forecast(snapshot, load_model()[0])
+        model = load_model()[0]
+        forecasts = forecast(snapshot, model)
         console.print(_forecast_table(snapshot, forecasts))
 
-        governor, market = deployment.governor_contract(w3), deployment.market_contract(w3)
-        asset = deployment.asset(DEMO_ASSET).token
-        state = read_governed_asset(governor, market, asset)
-        if state.bounds is None:  # deploy_market sets bounds for every asset
-            raise RuntimeError(f"governor has no bounds for {DEMO_ASSET}")
-        bounded = clamp_update(asset, state.params, DEMO_RAW, state.bounds, state.last_changed_at, state.timestamp)
-        valid_until = state.timestamp + policy.update.valid_for_s
-        rejection = check_update(
-            asset, state.params, bounded.bounded, state.bounds, state.last_changed_at, state.timestamp + 1,
-            valid_until, state.paused,
-        )
-        if rejection is not None:  # the mirror predicts a revert: nothing is sent
-            raise RuntimeError(f"bounded update would be rejected: {rejection}")
+        calibration = load_calibration(policy)
+        background = recent_background(snapshot, build_features(snapshot, forecasts, policy.risk), model)
+        recommendation = recommend_market(snapshot, forecasts, policy, calibration, background)
+        print_recommendation(snapshot, forecasts, recommendation, console)
 
-        report_dir = reports_dir / str(deployment.chain_id) / str(state.block)
+        report_dir = reports_dir / str(deployment.chain_id) / str(snapshot.block_number)
         report_dir.mkdir(parents=True, exist_ok=True)
-        record = bounded.model_dump_json(indent=1)
-        (report_dir / "update.json").write_text(record + "\n")
-        report_hash = hashlib.sha256((record + "\n").encode()).digest()
+        record = recommendation.model_dump_json(indent=1) + "\n"
+        (report_dir / "recommendation.json").write_text(record)
+        report_hash = hashlib.sha256(record.encode()).digest()
 
-        applied = submit_update(keeper, governor, asset, bounded.bounded, report_hash, valid_until)
-        after = read_governed_asset(governor, market, asset)
-        if after.params != bounded.bounded:
-            raise RuntimeError(f"chain holds {after.params}, expected {bounded.bounded}")
-        result = DemoResult(
-            deployment=deployment, seeded=seeded, bounded=bounded, applied=applied, report_dir=str(report_dir)
-        )
+        governor, market = deployment.governor_contract(w3), deployment.market_contract(w3)
+        valid_until = snapshot.block_timestamp + policy.update.valid_for_s
+        applied: list[AppliedUpdate] = []
+        for rec in recommendation.assets:
+            if not rec.proposed or rec.bounded is None:
+                continue
+            token = deployment.asset(rec.asset).token
+            state = read_governed_asset(governor, market, token)
+            if state.bounds is None:  # deploy_market sets bounds for every asset
+                raise PolicyError(f"governor has no bounds for {rec.asset}")
+            rejection = check_update(token, state.params, rec.bounded.bounded, state.bounds, state.last_changed_at,
+                                     state.timestamp + 1, valid_until, state.paused)
+            if rejection is not None:  # the mirror predicts a revert: nothing is sent
+                raise PolicyError(f"{rec.asset}: bounded update would be rejected: {rejection}")
+            applied.append(submit_update(keeper, governor, token, rec.bounded.bounded, report_hash, valid_until))
+            after = read_governed_asset(governor, market, token)
+            if after.params != rec.bounded.bounded:
+                raise PolicyError(f"{rec.asset}: chain holds {after.params}, expected {rec.bounded.bounded}")
+        gated = {r.asset: r.gate.reason for r in recommendation.assets if r.gate is not None and not r.gate.passed}
+        result = DemoResult(deployment=deployment, seeded=seeded, applied=applied, gated=gated,
+                            report_dir=str(report_dir))
         (report_dir / "demo.json").write_text(json.dumps(json.loads(result.model_dump_json()), indent=1) + "\n")
 
-    console.print(_params_table(f"{DEMO_ASSET} risk parameters (bps)", bounded, applied))
-    next_allowed = ", ".join(
-        f"{c.param.label} {time.strftime('%Y-%m-%d %H:%M', time.gmtime(c.next_change_at))} UTC"
-        for c in bounded.clamps
-        if c.next_change_at
-    )
-    console.print(
-        f"update #{applied.update_id} in tx {applied.tx_hash} (block {applied.block}, gas {applied.gas_used:,}); "
-        f"reportHash {applied.report_hash[:18]}…"
-    )
-    console.print(f"next allowed change: {next_allowed}")
+    symbols = {a.token.lower(): a.symbol for a in deployment.assets}
+    if applied:
+        console.print(_applied_table(applied, symbols))
+        console.print(f"reportHash {applied[0].report_hash[:18]}… = sha256 of {report_dir}/recommendation.json")
+    else:
+        console.print("no update proposed this cycle")
     console.print(f"record written to {report_dir}/  ({time.monotonic() - started:.1f} s, anvil stopped)")
     return result
 

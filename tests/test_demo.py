@@ -1,5 +1,5 @@
-"""`risk-oracle demo` end to end through its console script: a real anvil, deployment, seeding, one bounded
-update whose record's hash is the one on chain."""
+"""`risk-oracle demo` end to end through its console script: a real anvil, deployment, seeding, a calibrated,
+gated and explained recommendation, and the bounded updates on chain with the record's hash."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from oracle.demo import DemoResult
+from oracle.policy.engine import MarketRecommendation
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
@@ -24,16 +25,20 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "WETH risk parameters" in proc.stdout and "anvil stopped" in proc.stdout
+    assert "recommendations (bps)" in proc.stdout and "anvil stopped" in proc.stdout
     (demo_json,) = tmp_path.glob("31337/*/demo.json")
     result = DemoResult.model_validate(json.loads(demo_json.read_text()))
     assert result.seeded.positions == 40
-    assert result.applied.new == result.bounded.bounded != result.bounded.current
-    assert result.applied.update_id == 1
-    update_json = demo_json.with_name("update.json")
-    assert result.applied.report_hash == "0x" + hashlib.sha256(update_json.read_bytes()).hexdigest()
-    bindings = {c.param.label: c.binding for c in result.bounded.clamps}
-    assert bindings == {"LTV": "max_decrease", "LT": "max_decrease", "LB": "none"}
+    record = demo_json.with_name("recommendation.json")
+    recommendation = MarketRecommendation.model_validate_json(record.read_text())
+    proposed = [a for a in recommendation.assets if a.proposed]
+    # the demo replays the 2022 crash: the oracle moves something, and sends exactly what passed bounds and gate
+    assert proposed and len(result.applied) == len(proposed)
+    assert all(u.update_id == 1 for u in result.applied)  # each asset's first update
+    for update, rec in zip(result.applied, proposed, strict=True):
+        assert rec.bounded is not None and update.new == rec.bounded.bounded != rec.bounded.current
+        assert update.report_hash == "0x" + hashlib.sha256(record.read_bytes()).hexdigest()
+    assert set(result.gated) == {a.asset for a in recommendation.assets if a.gate and not a.gate.passed}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

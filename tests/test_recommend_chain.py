@@ -64,5 +64,5 @@ def test_recommend_command_prints_the_table(anvil, seeded: Deployment, tmp_path:
     result = CliRunner().invoke(app, ["recommend", "--rpc", anvil.url, "--deployment", str(path)],
                                 env={"COLUMNS": "220"})
     assert result.exit_code == 0, result.output
-    for text in ("WETH", "WBTC", "LINK", "AAVE", "binding", "volatility", "risk gate"):
+    for text in ("WETH", "WBTC", "LINK", "AAVE", "binding", "vol ", "base", "risk gate"):
         assert text in result.output

@@ -85,7 +85,10 @@ def explain(
     if x.shape[1] != len(FEATURE_NAMES) or background.shape[1] != len(FEATURE_NAMES):
         raise ValueError(f"expected {len(FEATURE_NAMES)} features, got {x.shape[1]} and {background.shape[1]}")
     explainer, method = _explainer(model, background, seed)
-    explanation = explainer(x) if method == "exact" else explainer(x, max_evals=2 * x.shape[1] * 50 + 1)
+    if method == "exact":
+        explanation = explainer(x, silent=True)
+    else:
+        explanation = explainer(x, max_evals=2 * x.shape[1] * 50 + 1, silent=True)
     values = np.asarray(explanation.values).reshape(x.shape[0], x.shape[1], len(OUTPUTS))
     base = np.asarray(explanation.base_values).reshape(x.shape[0], len(OUTPUTS))
     outputs = model(x)

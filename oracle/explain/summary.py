@@ -10,8 +10,9 @@ from rich.table import Table
 
 from oracle.chain.snapshot import MarketSnapshot
 from oracle.models.live import VolForecast
+from oracle.explain.attribution import OutputAttribution
 from oracle.policy.engine import MarketRecommendation
-from oracle.policy.features import FEATURE_LABELS
+from oracle.policy.features import FEATURE_SHORT
 
 HF_EDGES = (1.0, 1.05, 1.1, 1.25, 1.5, 2.0)
 
@@ -55,34 +56,42 @@ def print_snapshot(snap: MarketSnapshot, console: Console) -> None:
         console.print("health factors: " + "  ".join(f"{lab}: {c}" for lab, c in zip(labels, counts, strict=True)))
 
 
-def _drivers(contributions: list[tuple[str, float]]) -> str:
-    return ", ".join(f"{FEATURE_LABELS[name]} {bps:+.0f}" for name, bps in contributions)
+def _explained(out: OutputAttribution, n: int = 3) -> str:
+    """``raw = base + top drivers + the rest``, in bps: the additive SHAP reading of one output."""
+    top = out.top(n)
+    rest = sum(out.contributions_bps.values()) - sum(v for _, v in top)
+    drivers = "  ".join(f"{FEATURE_SHORT[name]} {bps:+.0f}" for name, bps in top)
+    return f"{out.value_bps:6.0f} = base {out.base_bps:.0f}  {drivers}  others {rest:+.0f}"
 
 
 def print_recommendation(
     snap: MarketSnapshot, forecasts: tuple[VolForecast, ...], rec: MarketRecommendation, console: Console
 ) -> None:
-    """Per asset and parameter: current | model raw | after bounds | Δ bps | binding limit | top 3 drivers (bps,
-    against the recent-market base); then the risk gate's verdict."""
+    """Per asset and parameter: current | model raw | after bounds | Δ bps | binding limit; then each raw value as
+    base + its top 3 SHAP drivers (bps); then the risk gate's verdict."""
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(snap.block_timestamp))
     console.print(f"[bold]chain {snap.chain_id}[/] block {snap.block_number} ({stamp} UTC), calibration "
                   f"{rec.calibration_sha256[:12]}…{'  [bold red]GOVERNOR PAUSED[/]' if snap.paused else ''}")
-    table = Table(title="recommendations (bps); drivers = SHAP attributions of the raw value vs the recent base")
-    for col in ("asset", "param", "current", "model raw", "after bounds", "Δ bps", "binding limit", "base",
-                "top 3 drivers (bps)"):
-        table.add_column(col, justify="left" if col in ("asset", "param", "binding limit", "top 3 drivers (bps)")
-                         else "right", no_wrap=col != "top 3 drivers (bps)")
+    table = Table(title="recommendations (bps)", caption="raw = the model's value before rounding and bounds")
+    for col in ("asset", "", "now", "raw", "bounded", "Δ", "binding limit", "next change"):
+        table.add_column(col, justify="left" if col in ("asset", "", "binding limit", "next change") else "right",
+                         no_wrap=True)
     for a, f in zip(rec.assets, forecasts, strict=True):
         for k, out in enumerate(a.attribution.outputs):
             clamp = a.bounded.clamps[k] if a.bounded else None
-            label = f"{a.asset} σ {f.sigma:.1%}" if k == 0 else ""
+            label = a.asset if k == 0 else (f"σ {f.sigma:.1%}" if k == 1 else "")
+            when = time.strftime("%m-%d %H:%M", time.gmtime(clamp.next_change_at)) if clamp and clamp.next_change_at \
+                else "now"
             table.add_row(
-                label, out.output, str(clamp.current) if clamp else "-", f"{out.value_bps:.1f}",
+                label, out.output, str(clamp.current) if clamp else "-", f"{out.value_bps:.0f}",
                 str(clamp.bounded) if clamp else "-", f"{clamp.bounded - clamp.current:+d}" if clamp else "-",
-                clamp.binding if clamp else "no bounds", f"{out.base_bps:.0f}", _drivers(out.top(3)),
-                end_section=k == 2,
+                clamp.binding if clamp else "no bounds", when, end_section=k == 2,
             )
     console.print(table)
+    console.print("why (SHAP, bps; base = the recent market's average recommendation):")
+    for a in rec.assets:
+        for out in a.attribution.outputs:
+            console.print(f"  {a.asset:<5} {out.output:<3} {_explained(out)}")
     for a in rec.assets:
         if a.gate is None:
             verdict = "no change to propose" if a.bounded else "asset not governed"

@@ -96,7 +96,8 @@ def forecast_asset(asset: AssetState, model: NeuralForecaster | None) -> VolFore
             sigma = math.sqrt(variance)
             q01 = stats.t.ppf(0.01, dof) * math.sqrt((dof - 2) / dof)
             return VolForecast(asset=asset.symbol, variance=variance, sigma=sigma, dof=dof,
-                               var99=1 - math.exp(q01 * sigma), regime=model.regime_of(history), source="neural", reason="", history_days=len(run))
+                               var99=1 - math.exp(q01 * sigma), regime=model.regime_of(history), source="neural",
+                               reason="", history_days=len(run))
     return _ewma(asset.symbol, candles["close"] if not candles.empty else pd.Series(dtype=float), reason)
 
 

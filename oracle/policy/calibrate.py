@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict
 
 from oracle.config import Policy
@@ -115,7 +114,6 @@ def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed:
     scenarios = [(s, d) for s in SIGMAS for d in DEPTH_RATIOS]
     shocks = {s: sample_shocks(np.array([s]), np.array([DOF]), np.eye(1), paths=paths, steps=appetite.steps,
                                seed=seed + i) for i, s in enumerate(SIGMAS)}
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
     def raw(coef: Coefficients, sigma: float, depth: float, density: float) -> np.ndarray:
         return recommend_matrix(_scenario_features(sigma, depth, density, top10, gas_share).vector(), coef, const)[0]

@@ -17,7 +17,7 @@ from oracle.explain.attribution import AssetAttribution, explain, explain_change
 from oracle.models.live import VolForecast
 from oracle.policy.bounds import BoundedUpdate, clamp_update
 from oracle.policy.calibrate import Calibration
-from oracle.policy.features import AssetFeatures, build_features
+from oracle.policy.features import AssetFeatures, build_features, feature_matrix
 from oracle.policy.recommend import MarketConstants, recommend_matrix, to_params
 from oracle.risk.gate import GateDecision, cascade_market, market_shocks, risk_gate
 
@@ -73,7 +73,7 @@ def recommend_market(
     """
     features = build_features(snapshot, forecasts, policy.risk)
     symbols = list(features)
-    x = np.vstack([f.vector() for f in features.values()])
+    x = feature_matrix(features)
     const = MarketConstants.from_policy(policy.risk, snapshot.close_factor_bps)
     coef = calibration.coefficients
 

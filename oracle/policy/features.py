@@ -42,16 +42,16 @@ class AssetFeatures(BaseModel):
 
 
 FEATURE_NAMES: tuple[str, ...] = tuple(AssetFeatures.model_fields)
-FEATURE_LABELS = {
-    "sigma_1d": "forecast volatility",
-    "tail_q99": "tail heaviness",
-    "regime": "market regime",
-    "staleness_h": "feed staleness",
-    "liq_density_10": "liquidation density",
-    "top10_share": "concentration",
-    "depth_ratio": "collateral / liquidity depth",
-    "utilisation": "utilisation",
-    "gas_share": "gas cost",
+FEATURE_SHORT = {  # names in terminal tables
+    "sigma_1d": "vol",
+    "tail_q99": "tail",
+    "regime": "regime",
+    "staleness_h": "stale",
+    "liq_density_10": "density",
+    "top10_share": "concentr.",
+    "depth_ratio": "depth",
+    "utilisation": "util",
+    "gas_share": "gas",
 }
 
 
