@@ -51,13 +51,16 @@ def demo(
     positions: Annotated[int, typer.Option(min=0, help="borrower positions to seed")] = 300,
     policy: PolicyOption = DEFAULT_POLICY,
     reports_dir: Annotated[Path, typer.Option(help="where the cycle's record goes")] = Path("reports"),
+    keep_running: Annotated[
+        bool, typer.Option("--keep-running", help="leave the chain up afterwards (Ctrl-C stops it)")
+    ] = False,
 ) -> None:
-    """Local anvil chain, our contracts, a seeded market, one bounded update through the governor."""
+    """Local anvil chain, our contracts, a seeded market, one recommendation cycle through the governor."""
     from oracle.demo import run_demo
 
     _exit_on_sigterm()
     try:
-        run_demo(load_policy(policy), positions, reports_dir, console)
+        run_demo(load_policy(policy), positions, reports_dir, console, keep_running)
     except OracleError as exc:
         _fail(exc)
 

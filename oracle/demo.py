@@ -75,8 +75,11 @@ def _forecast_table(snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...]
     return table
 
 
-def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console) -> DemoResult:
-    """Run the demo end to end on a fresh anvil; returns what it did."""
+def run_demo(
+    policy: Policy, positions: int, reports_dir: Path, console: Console, keep_running: bool = False
+) -> DemoResult:
+    """Run the demo end to end on a fresh anvil; returns what it did. With ``keep_running`` the chain stays up
+    (``deployment.json`` in the record directory) until Ctrl-C or SIGTERM, for ``recommend`` / ``snapshot``."""
     started = time.monotonic()
     with AnvilNode() as node:
         console.print(f"[bold]anvil[/] listening on {node.url}")
@@ -140,13 +143,19 @@ def run_demo(policy: Policy, positions: int, reports_dir: Path, console: Console
         result = DemoResult(deployment=deployment, seeded=seeded, applied=applied, gated=gated,
                             report_dir=str(report_dir))
         (report_dir / "demo.json").write_text(json.dumps(json.loads(result.model_dump_json()), indent=1) + "\n")
+        deployment.save(report_dir / "deployment.json")
 
-    symbols = {a.token.lower(): a.symbol for a in deployment.assets}
-    if applied:
-        console.print(_applied_table(applied, symbols))
-        console.print(f"reportHash {applied[0].report_hash[:18]}… = sha256 of {report_dir}/recommendation.json")
-    else:
-        console.print("no update proposed this cycle")
+        symbols = {a.token.lower(): a.symbol for a in deployment.assets}
+        if applied:
+            console.print(_applied_table(applied, symbols))
+            console.print(f"reportHash {applied[0].report_hash[:18]}… = sha256 of {report_dir}/recommendation.json")
+        else:
+            console.print("no update proposed this cycle")
+        if keep_running:
+            console.print(f"anvil keeps running at {node.url} (Ctrl-C stops it); try\n  risk-oracle recommend "
+                          f"--rpc {node.url} --deployment {report_dir}/deployment.json")
+            while True:
+                time.sleep(3600)
     console.print(f"record written to {report_dir}/  ({time.monotonic() - started:.1f} s, anvil stopped)")
     return result
 

@@ -1,0 +1,1 @@
+"""Execution layer: simulate-then-send, fee caps, stuck-transaction replacement, the journal."""

@@ -1,0 +1,220 @@
+"""Simulate-then-send of ``submitUpdate``, with fee caps, stuck-transaction replacement and a write-ahead journal.
+
+One update goes through:
+
+1. ``eth_call`` at the cycle's pinned block (custom errors decoded by name): the update must be valid for the
+   state it was computed from; then ``eth_estimateGas`` against the latest state (a second simulation);
+2. fee caps: ``maxFeePerGas`` = 2 x base fee + tip, refused above ``max_fee_gwei``; the day's spend (journal)
+   plus this transaction's worst case must stay under ``max_spend_per_day_eth``;
+3. sign with the eth-account key (never logged) and journal the signed transaction *before* broadcasting it;
+4. wait for the receipt; if none within ``receipt_timeout_s``, replace it on the same nonce with fees raised by
+   ``bump_pct`` (at most ``max_bumps`` times, never above the cap): whichever of them is mined wins, the others are
+   marked replaced.
+
+``reconcile`` settles what a previous process left open: by hash (mined or reverted), then by nonce (another
+transaction used it: ours replaced, or someone else's: dropped), else the raw transaction is broadcast again
+(idempotent). Nonces come from the chain and the journal together, so a nonce consumed elsewhere is noticed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel, ConfigDict, Field
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+
+from oracle.chain.artifacts import decode_revert
+from oracle.chain.tx import revert_data, simulate
+from oracle.errors import ExecutionError
+from oracle.execution.journal import Attempt, Journal
+from oracle.policy.params import RiskParams
+
+GWEI = 10**9
+GAS_MARGIN = 1.25
+
+
+class FeePolicy(BaseModel):
+    """Gas and fee limits of the keeper (``[execution]`` of the settings)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_fee_gwei: float = Field(default=200.0, gt=0, description="never pay more per gas than this")
+    priority_fee_gwei: float = Field(default=1.5, ge=0)
+    max_spend_per_day_eth: float = Field(default=0.5, gt=0, description="cap on gas spent in any 24 h")
+    receipt_timeout_s: float = Field(default=60.0, gt=0, description="wait this long before replacing")
+    max_bumps: int = Field(default=3, ge=0, le=10)
+    bump_pct: float = Field(default=15.0, ge=10.0, description="fee rise of a replacement (nodes want >= 10 %)")
+    poll_s: float = Field(default=0.5, gt=0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one update ended: the mined attempt (status mined or reverted), or a reason nothing landed."""
+
+    attempt: Attempt | None
+    reason: str = ""
+
+    @property
+    def applied(self) -> bool:
+        return self.attempt is not None and self.attempt.status == "mined"
+
+
+class Submitter:
+    """Sends governor updates from one key, journaling every attempt."""
+
+    def __init__(self, w3: Web3, account: LocalAccount, governor: Contract, journal: Journal, fees: FeePolicy) -> None:
+        self.w3, self.account, self.governor, self.journal, self.fees = w3, account, governor, journal, fees
+        self.chain_id = w3.eth.chain_id
+
+    def __repr__(self) -> str:  # never show the key
+        return f"Submitter({self.account.address})"
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    # ------------------------------------------------------------------ nonces and fees
+    def next_nonce(self) -> int:
+        """The chain's pending nonce, or one past the journal's highest open attempt if that is higher."""
+        chain = self.w3.eth.get_transaction_count(self.address, "pending")
+        journaled = [a.nonce for a in self.journal.open_attempts(self.address)]
+        return max([chain, *(n + 1 for n in journaled)])
+
+    def _fees(self) -> tuple[int, int]:
+        base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0) or 0)
+        tip = int(self.fees.priority_fee_gwei * GWEI)
+        cap = int(self.fees.max_fee_gwei * GWEI)
+        if base + tip > cap:
+            raise ExecutionError(f"base fee {base / GWEI:.2f} gwei + tip exceeds the cap {self.fees.max_fee_gwei} gwei")
+        return min(2 * base + tip, cap), tip
+
+    def _check_spend(self, gas: int, max_fee: int) -> None:
+        spent = self.journal.spent_since(self.address, time.time() - 86_400)
+        cap = int(self.fees.max_spend_per_day_eth * 10**18)
+        if spent + gas * max_fee > cap:
+            raise ExecutionError(f"daily gas budget: spent {spent / 1e18:.6f} ETH, this transaction may cost "
+                                 f"{gas * max_fee / 1e18:.6f}, cap {self.fees.max_spend_per_day_eth} ETH")
+
+    # ------------------------------------------------------------------ sending
+    def _sign(self, tx: dict[str, int | str], cycle_id: int, symbol: str, asset: str) -> Attempt:
+        signed = self.account.sign_transaction(tx)
+        return self.journal.record_signed(
+            cycle_id=cycle_id, symbol=symbol, asset=asset, sender=self.address, nonce=int(tx["nonce"]),
+            tx_hash=signed.hash.to_0x_hex(), raw_tx=signed.raw_transaction.to_0x_hex(), gas_limit=int(tx["gas"]),
+            max_fee_per_gas=int(tx["maxFeePerGas"]), priority_fee_per_gas=int(tx["maxPriorityFeePerGas"]),
+        )
+
+    def _broadcast(self, attempt: Attempt) -> None:
+        """Send the journaled raw transaction; 'already known' is success (it was sent before)."""
+        try:
+            self.w3.eth.send_raw_transaction(attempt.raw_tx)
+        except Web3RPCError as exc:
+            message = str(exc).lower()
+            if "already" in message or "known" in message:
+                pass
+            elif "nonce too low" in message or "nonce is too low" in message:
+                self._settle_by_nonce(attempt)
+                raise ExecutionError(f"nonce {attempt.nonce} was consumed before {attempt.tx_hash} landed") from exc
+            else:
+                self.journal.set_status(attempt.tx_hash, "dropped", detail=f"broadcast refused: {exc}")
+                raise ExecutionError(f"broadcast of {attempt.tx_hash} refused: {exc}") from exc
+        self.journal.set_status(attempt.tx_hash, "sent")
+
+    def _receipt(self, tx_hash: str) -> dict | None:
+        try:
+            return dict(self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def _settle(self, mined: Attempt, receipt: dict, rivals: list[Attempt]) -> Attempt:
+        status = "mined" if receipt["status"] == 1 else "reverted"
+        self.journal.set_status(mined.tx_hash, status, block=receipt["blockNumber"], gas_used=receipt["gasUsed"],
+                                effective_gas_price=receipt.get("effectiveGasPrice"))
+        for other in rivals:
+            if other.tx_hash != mined.tx_hash:
+                self.journal.set_status(other.tx_hash, "replaced", detail=f"nonce used by {mined.tx_hash}")
+        return self.journal.attempt(mined.id)
+
+    def _wait_any(self, attempts: list[Attempt], timeout_s: float) -> Attempt | None:
+        """The first of ``attempts`` (same nonce) to be mined within ``timeout_s``, settled in the journal."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for a in attempts:
+                receipt = self._receipt(a.tx_hash)
+                if receipt is not None:
+                    return self._settle(a, receipt, attempts)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(self.fees.poll_s)
+
+    def submit(self, *, cycle_id: int, symbol: str, asset: str, params: RiskParams, report_hash: bytes,
+               valid_until: int, block: int) -> Outcome:
+        """Simulate at ``block``, then send ``submitUpdate`` with replacement if stuck; see the module docstring.
+        A simulated revert raises ``ContractRevert`` (nothing signed); fee-cap problems raise ``ExecutionError``."""
+        fn = self.governor.functions.submitUpdate(asset, params.as_tuple(), report_hash, valid_until)
+        simulate(fn, self.address, block)
+        try:
+            gas = int(fn.estimate_gas({"from": self.address}) * GAS_MARGIN)
+        except ContractLogicError as exc:  # valid at the pinned block, not any more (time, another update)
+            raise decode_revert(revert_data(exc), context="submitUpdate (latest state)") from exc
+        max_fee, tip = self._fees()
+        self._check_spend(gas, max_fee)
+        tx: dict[str, int | str] = {
+            "to": self.governor.address, "data": fn._encode_transaction_data(), "value": 0, "gas": gas,
+            "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip, "nonce": self.next_nonce(),
+            "chainId": self.chain_id, "type": 2,
+        }
+        attempts: list[Attempt] = []
+        for bump in range(self.fees.max_bumps + 1):
+            attempt = self._sign(tx, cycle_id, symbol, asset)
+            attempts.append(attempt)
+            self._broadcast(attempt)
+            settled = self._wait_any(attempts, self.fees.receipt_timeout_s)
+            if settled is not None:
+                return Outcome(settled, "" if settled.status == "mined" else "reverted on chain")
+            if bump == self.fees.max_bumps:
+                break
+            factor = 1 + self.fees.bump_pct / 100
+            cap = int(self.fees.max_fee_gwei * GWEI)
+            new_fee = int(int(tx["maxFeePerGas"]) * factor) + 1
+            if new_fee > cap:
+                return Outcome(None, f"stuck: replacement would exceed the fee cap ({self.fees.max_fee_gwei} gwei); "
+                                     f"nonce {tx['nonce']} left pending")
+            tx = {**tx, "maxFeePerGas": new_fee, "maxPriorityFeePerGas": int(int(tx["maxPriorityFeePerGas"]) * factor) + 1}
+        return Outcome(None, f"stuck after {self.fees.max_bumps} replacements; nonce {tx['nonce']} left pending")
+
+    # ------------------------------------------------------------------ recovery
+    def _settle_by_nonce(self, attempt: Attempt) -> Attempt | None:
+        """Settle every open attempt on ``attempt``'s nonce once the chain has used it."""
+        rivals = [a for a in self.journal.attempts() if a.sender == self.address and a.nonce == attempt.nonce]
+        for a in rivals:
+            receipt = self._receipt(a.tx_hash)
+            if receipt is not None:
+                return self._settle(a, receipt, rivals)
+        for a in rivals:
+            if a.status in ("signed", "sent"):
+                self.journal.set_status(a.tx_hash, "dropped", detail=f"nonce {a.nonce} consumed by another sender")
+        return None
+
+    def reconcile(self) -> list[Attempt]:
+        """Settle the attempts a previous process left open; returns those still pending (broadcast again)."""
+        mined_nonce = self.w3.eth.get_transaction_count(self.address, "latest")
+        pending: list[Attempt] = []
+        for a in self.journal.open_attempts(self.address):
+            current = self.journal.attempt(a.id)
+            if current.status not in ("signed", "sent"):
+                continue  # settled while handling a rival on the same nonce
+            receipt = self._receipt(a.tx_hash)
+            if receipt is not None:
+                rivals = [r for r in self.journal.attempts() if r.sender == self.address and r.nonce == a.nonce]
+                self._settle(a, receipt, rivals)
+            elif a.nonce < mined_nonce:
+                self._settle_by_nonce(a)
+            else:
+                self._broadcast(a)
+                pending.append(self.journal.attempt(a.id))
+        return pending
