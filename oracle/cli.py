@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from oracle import __version__
-from oracle.config import DEFAULT_POLICY, load_policy, load_settings
+from oracle.config import DEFAULT_POLICY, Settings, load_policy, load_settings
 from oracle.errors import OracleError
 
 app = typer.Typer(help="Autonomous risk-parameter oracle for DeFi lending markets.", no_args_is_help=True)
@@ -113,15 +113,14 @@ DeploymentOption = Annotated[
 ]
 
 
-def _read_snapshot(rpc: str | None, block: int | None, deployment: Path | None, policy: Path,
-                   config: Path | None):  # noqa: ANN202 (MarketSnapshot, imported lazily)
-    """The market at ``block``, from the addresses of ``deployment`` or the settings; raises ``OracleError``."""
+def _chain_source(rpc: str | None, deployment: Path | None, policy: Path, settings: Settings
+                  ):  # noqa: ANN202 (ChainSource, imported lazily)
+    """Where the market is: addresses from ``deployment`` or the settings; raises ``OracleError``."""
     from oracle.chain.adapters import NativeMarketAdapter
     from oracle.chain.deploy import Deployment
-    from oracle.chain.reader import ChainSource, read_snapshot
+    from oracle.chain.reader import ChainSource
     from oracle.chain.rpc import make_web3
 
-    settings = load_settings(config)
     if deployment is not None:
         d = Deployment.load(deployment)
         market, governor, multicall = d.market, d.governor, d.multicall
@@ -130,8 +129,15 @@ def _read_snapshot(rpc: str | None, block: int | None, deployment: Path | None, 
     if not (market and governor and multicall):
         raise OracleError("market, governor and multicall addresses needed: --deployment or ORACLE_* settings")
     w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
-    source = ChainSource(w3, NativeMarketAdapter(market), governor, multicall, load_policy(policy).snapshot)
-    return read_snapshot(source, block)
+    return ChainSource(w3, NativeMarketAdapter(market), governor, multicall, load_policy(policy).snapshot)
+
+
+def _read_snapshot(rpc: str | None, block: int | None, deployment: Path | None, policy: Path,
+                   config: Path | None):  # noqa: ANN202 (MarketSnapshot, imported lazily)
+    """The market at ``block``; raises ``OracleError``."""
+    from oracle.chain.reader import read_snapshot
+
+    return read_snapshot(_chain_source(rpc, deployment, policy, load_settings(config)), block)
 
 
 @app.command()
@@ -227,7 +233,61 @@ def recommend(
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
     else:
-        print_recommendation(snap, forecasts, result, console)
+        print_recommendation(result, snap.chain_id, console, snap.paused)
+
+
+@app.command()
+def cycle(
+    rpc: RpcOption = None,
+    deployment: DeploymentOption = None,
+    live: Annotated[bool, typer.Option("--live/--dry-run", help="send the updates (default: dry run)")] = False,
+    model: Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")] = None,
+    policy: PolicyOption = DEFAULT_POLICY,
+    config: SettingsOption = None,
+) -> None:
+    """One keeper cycle, then exit: snapshot, forecast, recommend, gate, explain, record, and (with --live) send
+    through the governor. Journaled in the settings' journal; the record goes to reports/<chain>/<block>/."""
+    import torch
+
+    from oracle.chain.tx import contract_at
+    from oracle.config import load_keeper_account
+    from oracle.execution.journal import Journal
+    from oracle.execution.submit import Submitter
+    from oracle.explain.summary import print_recommendation
+    from oracle.keeper import Keeper
+    from oracle.models.store import load_model
+    from oracle.policy.calibrate import load_calibration
+
+    torch.set_num_threads(2)
+    _exit_on_sigterm()
+    try:
+        settings = load_settings(config)
+        loaded = load_policy(policy)
+        source = _chain_source(rpc, deployment, policy, settings)
+        journal = Journal(settings.journal)
+        submitter = None
+        if live:
+            governor = contract_at(source.w3, "RiskParameterGovernor", source.governor)
+            submitter = Submitter(source.w3, load_keeper_account(settings), governor, journal, settings.execution)
+        keeper = Keeper(source, loaded, load_calibration(loaded), (load_model(model) if model else load_model())[0],
+                        journal, settings.reports_dir, submitter)
+        result = keeper.run_cycle(dry_run=not live)
+    except OracleError as exc:
+        _fail(exc)
+    if result.recommendation is not None:
+        print_recommendation(result.recommendation, source.w3.eth.chain_id, console, result.status == "paused")
+    mode = "LIVE" if live else "DRY RUN"
+    console.print(f"cycle #{result.cycle_id} ({mode}) {result.status} at block {result.block}"
+                  + (f": {result.detail}" if result.detail else ""))
+    for symbol, tx in result.sent.items():
+        console.print(f"  {symbol}: sent {tx}")
+    for symbol, why in result.not_sent.items():
+        console.print(f"  {symbol}: not sent ({why})")
+    if result.report_dir:
+        console.print(f"record {result.report_dir}/recommendation.json (sha256 {result.report_hash}); "
+                      f"journal {settings.journal}")
+    if result.status == "failed":
+        raise typer.Exit(code=1)
 
 
 DataDirOption = Annotated[

@@ -11,11 +11,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Self
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from oracle.chain.snapshot import SnapshotPolicy
 from oracle.errors import ConfigError
+from oracle.execution.submit import FeePolicy
 from oracle.policy.appetite import RiskAppetite
 from oracle.policy.bounds import linked_rules_hold
 from oracle.policy.params import AssetBounds, Bps, Param, RiskParams
@@ -30,7 +33,7 @@ class Settings(BaseSettings):
     """Where the oracle runs. Sources, highest priority first: constructor arguments, ``ORACLE_*`` environment
     variables, the TOML settings file."""
 
-    model_config = SettingsConfigDict(env_prefix="ORACLE_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="ORACLE_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     rpc_url: str = "http://127.0.0.1:8545"
     rpc_timeout_s: Annotated[float, Field(gt=0)] = 10.0
@@ -39,6 +42,33 @@ class Settings(BaseSettings):
     market: Address | None = None
     multicall: Address | None = None
     deployer_key: SecretStr | None = None
+    keeper_key: SecretStr | None = Field(default=None, description="hex private key of the keeper")
+    keeper_keystore: Path | None = Field(default=None, description="encrypted keystore JSON (instead of a key)")
+    keeper_keystore_password: SecretStr | None = None
+    journal: Path = Field(default=Path("state/journal.sqlite"), description="the keeper's SQLite journal")
+    reports_dir: Path = Path("reports")
+    execution: FeePolicy = FeePolicy()
+
+
+def load_keeper_account(settings: Settings) -> LocalAccount:
+    """The keeper's account from ``keeper_key`` or the encrypted ``keeper_keystore``; the key is never printed."""
+    if settings.keeper_key is not None:
+        try:
+            return Account.from_key(settings.keeper_key.get_secret_value())
+        except ValueError:  # the message could echo the key: not chained
+            raise ConfigError("ORACLE_KEEPER_KEY is not a valid private key") from None
+    if settings.keeper_keystore is not None:
+        if settings.keeper_keystore_password is None:
+            raise ConfigError("keeper_keystore needs keeper_keystore_password (ORACLE_KEEPER_KEYSTORE_PASSWORD)")
+        try:
+            keystore = settings.keeper_keystore.read_text()
+            key = Account.decrypt(keystore, settings.keeper_keystore_password.get_secret_value())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"keystore not found: {settings.keeper_keystore}") from exc
+        except ValueError:
+            raise ConfigError(f"keystore {settings.keeper_keystore}: wrong password or not a keystore") from None
+        return Account.from_key(key)
+    raise ConfigError("no keeper key: set ORACLE_KEEPER_KEY or ORACLE_KEEPER_KEYSTORE (+ _PASSWORD)")
 
 
 def load_settings(path: Path | None = None, **overrides: object) -> Settings:

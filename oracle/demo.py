@@ -3,15 +3,14 @@
 Starts anvil, deploys the governed market of ``policies/default.toml`` with feeds replaying real price history
 through the first half of 2022 (Terra/LUNA, Celsius/3AC), seeds a few hundred positions, reads a block-pinned
 snapshot, forecasts each asset's next-day volatility from its feed history with the committed model, and
-recommends LTV / LT / LB per asset with the calibrated policy, bounds, stress-tests (risk gate) and explains them
-(SHAP), and submits every update that passes through the governor, each simulated before it is sent. (The keeper
-issue replaces this one-shot sequence with a journaled keeper cycle.) Anvil is stopped on every exit, Ctrl-C
-included.
+then runs one live keeper cycle: recommends LTV / LT / LB per asset with the calibrated policy, bounds,
+stress-tests (risk gate) and explains them (SHAP), writes the record, and submits every update that passes through
+the governor, each simulated at the cycle's block and journaled before it is sent. Anvil is stopped on every exit,
+Ctrl-C included.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from web3 import Web3
 from oracle.chain.adapters import NativeMarketAdapter
 from oracle.chain.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
 from oracle.chain.deploy import Deployment, deploy_market
-from oracle.chain.governor import AppliedUpdate, read_governed_asset, submit_update
+from oracle.chain.governor import AppliedUpdate, applied_update, read_governed_asset
 from oracle.chain.reader import ChainSource, read_snapshot
 from oracle.chain.seed import SeedSummary, seed_positions
 from oracle.chain.snapshot import MarketSnapshot
@@ -32,14 +31,13 @@ from oracle.chain.tx import TxSender
 from oracle.config import Policy
 from oracle.data.demo_prices import load_demo_rounds
 from oracle.errors import PolicyError
-from oracle.explain.background import recent_background
+from oracle.execution.journal import Journal
+from oracle.execution.submit import FeePolicy, Submitter
 from oracle.explain.summary import print_recommendation
+from oracle.keeper import CycleResult, Keeper
 from oracle.models.live import VolForecast, forecast
 from oracle.models.store import load_model
-from oracle.policy.bounds import check_update
 from oracle.policy.calibrate import load_calibration
-from oracle.policy.engine import recommend_market
-from oracle.policy.features import build_features
 from oracle.policy.params import Param
 
 
@@ -50,13 +48,13 @@ class DemoResult(BaseModel):
 
     deployment: Deployment
     seeded: SeedSummary
+    cycle: CycleResult
     applied: list[AppliedUpdate]
-    gated: dict[str, str]  # asset -> the risk gate's reason
     report_dir: str
 
 
 def _applied_table(applied: list[AppliedUpdate], symbols: dict[str, str]) -> Table:
-    table = Table(title="submitted through the governor (simulated first, then sent)")
+    table = Table(title="sent by the keeper (simulated at the cycle's block, journaled, then sent)")
     for col in ("asset", "update", "LTV/LT/LB before", "after", "tx", "gas"):
         table.add_column(col, justify="left" if col in ("asset", "tx") else "right", no_wrap=True)
     for a in applied:
@@ -107,40 +105,31 @@ def run_demo(
                              deployment.multicall, policy.snapshot)
         snapshot = read_snapshot(source)
         model = load_model()[0]
-        forecasts = forecast(snapshot, model)
-        console.print(_forecast_table(snapshot, forecasts))
+        console.print(_forecast_table(snapshot, forecast(snapshot, model)))
 
-        calibration = load_calibration(policy)
-        background = recent_background(snapshot, build_features(snapshot, forecasts, policy.risk), model)
-        recommendation = recommend_market(snapshot, forecasts, policy, calibration, background)
-        print_recommendation(snapshot, forecasts, recommendation, console)
+        journal_path = reports_dir / "demo-journal.sqlite"  # a fresh chain: a fresh journal
+        journal_path.unlink(missing_ok=True)
+        journal = Journal(journal_path)
+        governor = deployment.governor_contract(w3)
+        submitter = Submitter(w3, keeper.account, governor, journal, FeePolicy())
+        cycle = Keeper(source, policy, load_calibration(policy), model, journal, reports_dir, submitter).run_cycle(
+            dry_run=False)
+        journal.close()
+        if cycle.status != "done" or cycle.recommendation is None or cycle.report_dir is None:
+            raise PolicyError(f"keeper cycle {cycle.status}: {cycle.detail}")
+        print_recommendation(cycle.recommendation, snapshot.chain_id, console, snapshot.paused)
 
-        report_dir = reports_dir / str(deployment.chain_id) / str(snapshot.block_number)
-        report_dir.mkdir(parents=True, exist_ok=True)
-        record = recommendation.model_dump_json(indent=1) + "\n"
-        (report_dir / "recommendation.json").write_text(record)
-        report_hash = hashlib.sha256(record.encode()).digest()
-
-        governor, market = deployment.governor_contract(w3), deployment.market_contract(w3)
-        valid_until = snapshot.block_timestamp + policy.update.valid_for_s
-        applied: list[AppliedUpdate] = []
-        for rec in recommendation.assets:
-            if not rec.proposed or rec.bounded is None:
+        applied = [applied_update(governor, w3.eth.get_transaction_receipt(h)) for h in cycle.sent.values()]
+        market = deployment.market_contract(w3)
+        for rec in cycle.recommendation.assets:  # the chain holds exactly what the keeper reported
+            if rec.bounded is None:
                 continue
-            token = deployment.asset(rec.asset).token
-            state = read_governed_asset(governor, market, token)
-            if state.bounds is None:  # deploy_market sets bounds for every asset
-                raise PolicyError(f"governor has no bounds for {rec.asset}")
-            rejection = check_update(token, state.params, rec.bounded.bounded, state.bounds, state.last_changed_at,
-                                     state.timestamp + 1, valid_until, state.paused)
-            if rejection is not None:  # the mirror predicts a revert: nothing is sent
-                raise PolicyError(f"{rec.asset}: bounded update would be rejected: {rejection}")
-            applied.append(submit_update(keeper, governor, token, rec.bounded.bounded, report_hash, valid_until))
-            after = read_governed_asset(governor, market, token)
-            if after.params != rec.bounded.bounded:
-                raise PolicyError(f"{rec.asset}: chain holds {after.params}, expected {rec.bounded.bounded}")
-        gated = {r.asset: r.gate.reason for r in recommendation.assets if r.gate is not None and not r.gate.passed}
-        result = DemoResult(deployment=deployment, seeded=seeded, applied=applied, gated=gated,
+            state = read_governed_asset(governor, market, deployment.asset(rec.asset).token)
+            expected = rec.bounded.bounded if rec.asset in cycle.sent else rec.bounded.current
+            if state.params != expected:
+                raise PolicyError(f"{rec.asset}: chain holds {state.params}, expected {expected}")
+        report_dir = cycle.report_dir
+        result = DemoResult(deployment=deployment, seeded=seeded, cycle=cycle, applied=applied,
                             report_dir=str(report_dir))
         (report_dir / "demo.json").write_text(json.dumps(json.loads(result.model_dump_json()), indent=1) + "\n")
         deployment.save(report_dir / "deployment.json")
@@ -150,7 +139,10 @@ def run_demo(
             console.print(_applied_table(applied, symbols))
             console.print(f"reportHash {applied[0].report_hash[:18]}… = sha256 of {report_dir}/recommendation.json")
         else:
-            console.print("no update proposed this cycle")
+            console.print("no update sent this cycle")
+        for symbol, why in cycle.not_sent.items():
+            console.print(f"{symbol}: not sent ({why})")
+        console.print(f"journal {journal_path}: cycle #{cycle.cycle_id} {cycle.status}")
         if keep_running:
             console.print(f"anvil keeps running at {node.url} (Ctrl-C stops it); try\n  risk-oracle recommend "
                           f"--rpc {node.url} --deployment {report_dir}/deployment.json")

@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from oracle.demo import DemoResult
-from oracle.policy.engine import MarketRecommendation
+from oracle.execution.journal import Journal
+from oracle.keeper import CycleRecord
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
@@ -25,20 +26,25 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "recommendations (bps)" in proc.stdout and "anvil stopped" in proc.stdout
+    assert "recommendations (bps)" in proc.stdout and "sent by the keeper" in proc.stdout
+    assert "anvil stopped" in proc.stdout
     (demo_json,) = tmp_path.glob("31337/*/demo.json")
     result = DemoResult.model_validate(json.loads(demo_json.read_text()))
-    assert result.seeded.positions == 40
-    record = demo_json.with_name("recommendation.json")
-    recommendation = MarketRecommendation.model_validate_json(record.read_text())
-    proposed = [a for a in recommendation.assets if a.proposed]
+    assert result.seeded.positions == 40 and result.cycle.status == "done"
+    record_file = demo_json.with_name("recommendation.json")
+    record = CycleRecord.model_validate_json(record_file.read_text())
+    assert not record.dry_run and record.cycle_id == result.cycle.cycle_id
+    proposed = [a for a in record.recommendation.assets if a.proposed]
     # the demo replays the 2022 crash: the oracle moves something, and sends exactly what passed bounds and gate
-    assert proposed and len(result.applied) == len(proposed)
-    assert all(u.update_id == 1 for u in result.applied)  # each asset's first update
+    assert proposed and set(result.cycle.sent) == {a.asset for a in proposed} and not result.cycle.not_sent
+    assert len(result.applied) == len(proposed)
     for update, rec in zip(result.applied, proposed, strict=True):
         assert rec.bounded is not None and update.new == rec.bounded.bounded != rec.bounded.current
-        assert update.report_hash == "0x" + hashlib.sha256(record.read_bytes()).hexdigest()
-    assert set(result.gated) == {a.asset for a in recommendation.assets if a.gate and not a.gate.passed}
+        assert update.update_id == 1  # each asset's first update
+        assert update.report_hash == "0x" + hashlib.sha256(record_file.read_bytes()).hexdigest()
+    journal = Journal(tmp_path / "demo-journal.sqlite")
+    assert [c["status"] for c in journal.cycles()] == ["done"]
+    assert sorted(a.symbol for a in journal.attempts() if a.status == "mined") == sorted(result.cycle.sent)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from web3.contract import Contract
 from web3.logs import DISCARD
-from web3.types import BlockIdentifier
+from web3.types import BlockIdentifier, TxReceipt
 
 from oracle.chain.tx import TxSender, simulate
 from oracle.policy.bounds import LastChanged
@@ -79,7 +79,11 @@ def submit_update(
     and return the decoded ``ParametersUpdated`` event."""
     fn = governor.functions.submitUpdate(asset, params.as_tuple(), report_hash, valid_until)
     simulate(fn, sender.address)
-    receipt = sender.transact(fn)
+    return applied_update(governor, sender.transact(fn))
+
+
+def applied_update(governor: Contract, receipt: TxReceipt) -> AppliedUpdate:
+    """The ``ParametersUpdated`` event of a mined ``submitUpdate`` receipt."""
     (event,) = governor.events.ParametersUpdated().process_receipt(receipt, errors=DISCARD)  # skip market logs
     args = event["args"]
     return AppliedUpdate(

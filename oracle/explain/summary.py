@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.table import Table
 
 from oracle.chain.snapshot import MarketSnapshot
-from oracle.models.live import VolForecast
 from oracle.explain.attribution import OutputAttribution
 from oracle.policy.engine import MarketRecommendation
 from oracle.policy.features import FEATURE_SHORT
@@ -64,22 +63,20 @@ def _explained(out: OutputAttribution, n: int = 3) -> str:
     return f"{out.value_bps:6.0f} = base {out.base_bps:.0f}  {drivers}  others {rest:+.0f}"
 
 
-def print_recommendation(
-    snap: MarketSnapshot, forecasts: tuple[VolForecast, ...], rec: MarketRecommendation, console: Console
-) -> None:
+def print_recommendation(rec: MarketRecommendation, chain_id: int, console: Console, paused: bool = False) -> None:
     """Per asset and parameter: current | model raw | after bounds | Δ bps | binding limit; then each raw value as
     base + its top 3 SHAP drivers (bps); then the risk gate's verdict."""
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(snap.block_timestamp))
-    console.print(f"[bold]chain {snap.chain_id}[/] block {snap.block_number} ({stamp} UTC), calibration "
-                  f"{rec.calibration_sha256[:12]}…{'  [bold red]GOVERNOR PAUSED[/]' if snap.paused else ''}")
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(rec.block_timestamp))
+    console.print(f"[bold]chain {chain_id}[/] block {rec.block_number} ({stamp} UTC), calibration "
+                  f"{rec.calibration_sha256[:12]}…{'  [bold red]GOVERNOR PAUSED[/]' if paused else ''}")
     table = Table(title="recommendations (bps)", caption="raw = the model's value before rounding and bounds")
     for col in ("asset", "", "now", "raw", "bounded", "Δ", "binding limit", "next change"):
         table.add_column(col, justify="left" if col in ("asset", "", "binding limit", "next change") else "right",
                          no_wrap=True)
-    for a, f in zip(rec.assets, forecasts, strict=True):
+    for a in rec.assets:
         for k, out in enumerate(a.attribution.outputs):
             clamp = a.bounded.clamps[k] if a.bounded else None
-            label = a.asset if k == 0 else (f"σ {f.sigma:.1%}" if k == 1 else "")
+            label = a.asset if k == 0 else (f"σ {a.features.sigma_1d:.1%}" if k == 1 else "")
             when = time.strftime("%m-%d %H:%M", time.gmtime(clamp.next_change_at)) if clamp and clamp.next_change_at \
                 else "now"
             table.add_row(

@@ -1,0 +1,159 @@
+"""The keeper: one cycle = snapshot -> forecast -> recommendation (features, bounds, risk gate, SHAP) -> record ->
+submit, journaled from start to end.
+
+Why this shape: a cycle is pinned to one block and every decision in it is a pure function of the snapshot, so
+the record written before sending is the report whose hash goes on chain. Nothing is sent in a dry run (the
+default); a live cycle first settles what an earlier process left open (``Submitter.reconcile``) and sends nothing
+for an asset while one of its transactions is still pending. A paused governor, a stale or broken feed, or an
+unreachable node end the cycle with the reason in the journal and no transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oracle.chain.reader import ChainSource, read_snapshot
+from oracle.chain.snapshot import MarketSnapshot
+from oracle.config import Policy
+from oracle.errors import ContractRevert, ExecutionError, OracleError
+from oracle.execution.journal import Journal
+from oracle.execution.submit import Submitter
+from oracle.explain.background import recent_background
+from oracle.models.live import forecast
+from oracle.models.volatility import NeuralForecaster
+from oracle.policy.calibrate import Calibration
+from oracle.policy.engine import AssetRecommendation, MarketRecommendation, recommend_market
+from oracle.policy.features import AssetFeatures, build_features
+
+log = logging.getLogger("oracle.keeper")
+
+
+class CycleRecord(BaseModel):
+    """What a cycle writes before it sends anything: its inputs' provenance and the recommendation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cycle_id: int
+    chain_id: int
+    dry_run: bool
+    policy: str
+    recommendation: MarketRecommendation
+
+
+class CycleResult(BaseModel):
+    """How a cycle ended."""
+
+    cycle_id: int
+    status: str = "failed"  # done, paused, failed
+    block: int | None = None
+    report_dir: Path | None = None
+    report_hash: str | None = None
+    recommendation: MarketRecommendation | None = None
+    sent: dict[str, str] = Field(default_factory=dict)  # symbol -> tx hash of the mined update
+    not_sent: dict[str, str] = Field(default_factory=dict)  # symbol -> why
+    detail: str = ""
+
+
+@dataclass
+class Keeper:
+    """Everything a cycle needs, built once per process."""
+
+    source: ChainSource
+    policy: Policy
+    calibration: Calibration
+    model: NeuralForecaster | None
+    journal: Journal
+    reports_dir: Path
+    submitter: Submitter | None = None  # None: dry runs only
+
+    def _previous_features(self) -> dict[str, AssetFeatures] | None:
+        """The features of the last completed cycle, for the since-last-cycle explanation."""
+        done = [c for c in self.journal.cycles() if c["status"] == "done"]
+        if not done:
+            return None
+        rows = self.journal.recommendations(done[-1]["id"])
+        return {r["symbol"]: AssetRecommendation.model_validate_json(r["record"]).features for r in rows} or None
+
+    def _outcome(self, rec: AssetRecommendation) -> str:
+        if rec.bounded is None:
+            return "asset not governed"
+        if not rec.bounded.changes:
+            return "no change: " + ", ".join(f"{c.param.label} {c.binding}" for c in rec.bounded.clamps)
+        if rec.gate is not None and not rec.gate.passed:
+            return f"gated: {rec.gate.reason}"
+        return "proposed"
+
+    def run_cycle(self, dry_run: bool = True) -> CycleResult:
+        """One cycle; never raises for a bad market state or node (the journal says why), only for bugs."""
+        if not dry_run and self.submitter is None:
+            raise OracleError("a live cycle needs a keeper key")
+        cycle_id = self.journal.start_cycle(dry_run)
+        result = CycleResult(cycle_id=cycle_id)
+        try:
+            snapshot = read_snapshot(self.source)
+            result.block = snapshot.block_number
+            self.journal.set_cycle_block(cycle_id, snapshot.chain_id, snapshot.block_number)
+            forecasts = forecast(snapshot, self.model)
+            background = recent_background(snapshot, build_features(snapshot, forecasts, self.policy.risk),
+                                           self.model)
+            recommendation = recommend_market(snapshot, forecasts, self.policy, self.calibration, background,
+                                              self._previous_features())
+            record = CycleRecord(cycle_id=cycle_id, chain_id=snapshot.chain_id, dry_run=dry_run,
+                                 policy=self.policy.name, recommendation=recommendation)
+            report_dir = self.reports_dir / str(snapshot.chain_id) / str(snapshot.block_number)
+            report_dir.mkdir(parents=True, exist_ok=True)
+            body = record.model_dump_json(indent=1) + "\n"
+            (report_dir / "recommendation.json").write_text(body)
+            report_hash = hashlib.sha256(body.encode()).digest()
+            result.report_dir, result.report_hash = report_dir, "0x" + report_hash.hex()
+            result.recommendation = recommendation
+            for rec in recommendation.assets:
+                self.journal.record_recommendation(cycle_id, rec.asset, snapshot.asset(rec.asset).address,
+                                                   rec.proposed, self._outcome(rec), rec.model_dump_json())
+            if snapshot.paused:
+                result.status, result.detail = "paused", "governor paused by the guardian: nothing proposed"
+            elif dry_run:
+                result.status = "done"
+                result.not_sent = {r.asset: "dry run" for r in recommendation.assets if r.proposed}
+            else:
+                self._send(snapshot, recommendation, report_hash, result)
+                result.status = "done"
+        except OracleError as exc:
+            result.detail = f"{type(exc).__name__}: {exc}"
+            log.warning("cycle %s failed: %s", cycle_id, result.detail)
+        self.journal.finish_cycle(cycle_id, result.status, result.report_hash, result.detail)
+        return result
+
+    def _send(self, snapshot: MarketSnapshot, recommendation: MarketRecommendation, report_hash: bytes,
+              result: CycleResult) -> None:
+        """Submit every proposed update; one asset's failure does not stop the others."""
+        assert self.submitter is not None
+        pending = {a.symbol for a in self.submitter.reconcile()}
+        valid_until = snapshot.block_timestamp + self.policy.update.valid_for_s
+        for rec in recommendation.assets:
+            if not rec.proposed or rec.bounded is None:
+                continue
+            if rec.asset in pending:
+                result.not_sent[rec.asset] = "an earlier transaction for it is still pending"
+                continue
+            try:
+                outcome = self.submitter.submit(
+                    cycle_id=result.cycle_id, symbol=rec.asset, asset=snapshot.asset(rec.asset).address,
+                    params=rec.bounded.bounded, report_hash=report_hash, valid_until=valid_until,
+                    block=snapshot.block_number,
+                )
+            except ContractRevert as exc:
+                result.not_sent[rec.asset] = f"simulation reverted: {exc.name}"
+                continue
+            except ExecutionError as exc:
+                result.not_sent[rec.asset] = str(exc)
+                continue
+            if outcome.applied and outcome.attempt is not None:
+                result.sent[rec.asset] = outcome.attempt.tx_hash
+            else:
+                result.not_sent[rec.asset] = outcome.reason
