@@ -236,12 +236,41 @@ def recommend(
         print_recommendation(result, snap.chain_id, console, snap.paused)
 
 
+LiveOption = Annotated[bool, typer.Option("--live/--dry-run", help="send the updates (default: dry run)")]
+ModelOption = Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")]
+
+
+def _keeper(rpc: str | None, deployment: Path | None, live: bool, model: Path | None, policy: Path,
+            config: Path | None):  # noqa: ANN202 (Keeper, imported lazily)
+    """A keeper for the market of ``deployment`` (or the settings); a submitter only when ``live``."""
+    from oracle.chain.tx import contract_at
+    from oracle.config import load_keeper_account
+    from oracle.execution.journal import Journal
+    from oracle.execution.submit import Submitter
+    from oracle.keeper import Keeper
+    from oracle.models.store import load_model
+    from oracle.policy.calibrate import load_calibration
+
+    settings = load_settings(config)
+    loaded = load_policy(policy)
+    calibration = load_calibration(loaded)
+    source = _chain_source(rpc, deployment, policy, settings)
+    account = load_keeper_account(settings) if live else None
+    journal = Journal(settings.journal)
+    submitter = None
+    if account is not None:
+        governor = contract_at(source.w3, "RiskParameterGovernor", source.governor)
+        submitter = Submitter(source.w3, account, governor, journal, settings.execution)
+    vol_model = (load_model(model) if model else load_model())[0]
+    return Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter)
+
+
 @app.command()
 def cycle(
     rpc: RpcOption = None,
     deployment: DeploymentOption = None,
-    live: Annotated[bool, typer.Option("--live/--dry-run", help="send the updates (default: dry run)")] = False,
-    model: Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")] = None,
+    live: LiveOption = False,
+    model: ModelOption = None,
     policy: PolicyOption = DEFAULT_POLICY,
     config: SettingsOption = None,
 ) -> None:
@@ -249,33 +278,18 @@ def cycle(
     through the governor. Journaled in the settings' journal; the record goes to reports/<chain>/<block>/."""
     import torch
 
-    from oracle.chain.tx import contract_at
-    from oracle.config import load_keeper_account
-    from oracle.execution.journal import Journal
-    from oracle.execution.submit import Submitter
     from oracle.explain.summary import print_recommendation
-    from oracle.keeper import Keeper
-    from oracle.models.store import load_model
-    from oracle.policy.calibrate import load_calibration
 
     torch.set_num_threads(2)
     _exit_on_sigterm()
     try:
-        settings = load_settings(config)
-        loaded = load_policy(policy)
-        source = _chain_source(rpc, deployment, policy, settings)
-        journal = Journal(settings.journal)
-        submitter = None
-        if live:
-            governor = contract_at(source.w3, "RiskParameterGovernor", source.governor)
-            submitter = Submitter(source.w3, load_keeper_account(settings), governor, journal, settings.execution)
-        keeper = Keeper(source, loaded, load_calibration(loaded), (load_model(model) if model else load_model())[0],
-                        journal, settings.reports_dir, submitter)
+        keeper = _keeper(rpc, deployment, live, model, policy, config)
         result = keeper.run_cycle(dry_run=not live)
     except OracleError as exc:
         _fail(exc)
     if result.recommendation is not None:
-        print_recommendation(result.recommendation, source.w3.eth.chain_id, console, result.status == "paused")
+        print_recommendation(result.recommendation, keeper.source.w3.eth.chain_id, console,
+                             result.status == "paused")
     mode = "LIVE" if live else "DRY RUN"
     console.print(f"cycle #{result.cycle_id} ({mode}) {result.status} at block {result.block}"
                   + (f": {result.detail}" if result.detail else ""))
@@ -285,9 +299,36 @@ def cycle(
         console.print(f"  {symbol}: not sent ({why})")
     if result.report_dir:
         console.print(f"record {result.report_dir}/recommendation.json (sha256 {result.report_hash}); "
-                      f"journal {settings.journal}")
+                      f"journal {keeper.journal.path}")
     if result.status == "failed":
         raise typer.Exit(code=1)
+
+
+@app.command()
+def run(
+    rpc: RpcOption = None,
+    deployment: DeploymentOption = None,
+    live: LiveOption = False,
+    interval: Annotated[float, typer.Option(min=1, help="seconds between cycles")] = 3600.0,
+    metrics_port: Annotated[int, typer.Option(help="127.0.0.1 port of /metrics and /healthz (0: any)")] = 9464,
+    max_cycles: Annotated[int | None, typer.Option(help="stop after this many cycles (default: never)")] = None,
+    model: ModelOption = None,
+    policy: PolicyOption = DEFAULT_POLICY,
+    config: SettingsOption = None,
+) -> None:
+    """The keeper daemon: a cycle every INTERVAL seconds (never two at once), Prometheus /metrics and /healthz,
+    JSON logs on stderr; SIGTERM or Ctrl-C stops it after the cycle in flight."""
+    import torch
+
+    from oracle.daemon import configure_json_logging, run_daemon
+
+    torch.set_num_threads(2)
+    configure_json_logging()
+    try:
+        keeper = _keeper(rpc, deployment, live, model, policy, config)
+    except OracleError as exc:
+        _fail(exc)
+    run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
 
 
 DataDirOption = Annotated[

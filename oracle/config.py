@@ -100,7 +100,7 @@ def load_settings(path: Path | None = None, **overrides: object) -> Settings:
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
     except ValidationError as exc:
         raise ConfigError(f"invalid settings (file {path}, env ORACLE_*): {_fields(exc)}") from exc
-    return Settings.model_construct(**loaded.model_dump())
+    return Settings.model_construct(**{name: getattr(loaded, name) for name in Settings.model_fields})
 
 
 # --------------------------------------------------------------------------- policy

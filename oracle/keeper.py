@@ -89,7 +89,8 @@ class Keeper:
         return "proposed"
 
     def run_cycle(self, dry_run: bool = True) -> CycleResult:
-        """One cycle; never raises for a bad market state or node (the journal says why), only for bugs."""
+        """One cycle; never raises: a bad market state, a dead node or a bug ends it as ``failed`` with the reason
+        in the journal and the result."""
         if not dry_run and self.submitter is None:
             raise OracleError("a live cycle needs a keeper key")
         cycle_id = self.journal.start_cycle(dry_run)
@@ -126,6 +127,9 @@ class Keeper:
         except OracleError as exc:
             result.detail = f"{type(exc).__name__}: {exc}"
             log.warning("cycle %s failed: %s", cycle_id, result.detail)
+        except Exception as exc:  # a bug: journal it and keep the daemon alive; the next cycle reconciles
+            result.detail = f"internal error {type(exc).__name__}: {exc}"
+            log.exception("cycle %s failed with an internal error", cycle_id)
         self.journal.finish_cycle(cycle_id, result.status, result.report_hash, result.detail)
         return result
 

@@ -3,6 +3,7 @@ and keys never print."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,35 @@ def test_malformed_policy(tmp_path: Path, old: str, new: str, expected: str) -> 
 def test_missing_policy(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="policy file not found"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_execution_limits_nest_and_keeper_key_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eth_account import Account
+
+    from oracle.chain.anvil import ANVIL_KEEPER_KEY
+    from oracle.config import load_keeper_account
+
+    monkeypatch.setenv("ORACLE_EXECUTION__MAX_FEE_GWEI", "5")
+    settings = load_settings()
+    assert settings.execution.max_fee_gwei == 5 and settings.execution.max_bumps == 3
+    with pytest.raises(ConfigError, match="no keeper key"):
+        load_keeper_account(settings)
+
+    monkeypatch.setenv("ORACLE_KEEPER_KEY", ANVIL_KEEPER_KEY)
+    account = load_keeper_account(load_settings())
+    assert account.address == Account.from_key(ANVIL_KEEPER_KEY).address
+    assert ANVIL_KEEPER_KEY[2:] not in repr(load_settings())  # SecretStr: never printed
+    monkeypatch.setenv("ORACLE_KEEPER_KEY", "0x1234")
+    with pytest.raises(ConfigError, match="not a valid private key") as err:
+        load_keeper_account(load_settings())
+    assert "1234" not in str(err.value)
+
+    monkeypatch.delenv("ORACLE_KEEPER_KEY")
+    keystore = tmp_path / "keeper.json"
+    keystore.write_text(json.dumps(Account.encrypt(ANVIL_KEEPER_KEY, "pw", iterations=2)))
+    monkeypatch.setenv("ORACLE_KEEPER_KEYSTORE", str(keystore))
+    monkeypatch.setenv("ORACLE_KEEPER_KEYSTORE_PASSWORD", "pw")
+    assert load_keeper_account(load_settings()).address == account.address
+    monkeypatch.setenv("ORACLE_KEEPER_KEYSTORE_PASSWORD", "wrong")
+    with pytest.raises(ConfigError, match="wrong password"):
+        load_keeper_account(load_settings())
