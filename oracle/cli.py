@@ -331,6 +331,76 @@ def run(
     run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
 
 
+@app.command()
+def fork(
+    fork_url: Annotated[str, typer.Option("--fork-url", help="RPC of the chain to fork (any JSON-RPC URL)")],
+    block: Annotated[int | None, typer.Option(help="fork at this block (default: the latest)")] = None,
+    deployment: DeploymentOption = None,
+    model: ModelOption = None,
+    policy: PolicyOption = DEFAULT_POLICY,
+    config: SettingsOption = None,
+) -> None:
+    """Rehearse one live cycle on an anvil fork of FORK_URL: the governor's keeper is impersonated (no key
+    needed), updates are really sent on the fork, and the table shows what would change on the real chain."""
+    import torch
+    from rich.table import Table
+
+    from oracle.chain.anvil import AnvilNode
+    from oracle.chain.governor import read_governed_asset
+    from oracle.chain.reader import read_snapshot
+    from oracle.chain.tx import contract_at
+    from oracle.execution.journal import Journal
+    from oracle.execution.submit import NodeSignedSubmitter
+    from oracle.explain.summary import print_recommendation
+    from oracle.keeper import Keeper
+    from oracle.models.store import load_model
+    from oracle.policy.calibrate import load_calibration
+
+    torch.set_num_threads(2)
+    _exit_on_sigterm()
+    try:
+        settings = load_settings(config)
+        loaded = load_policy(policy)
+        calibration = load_calibration(loaded)
+        vol_model = (load_model(model) if model else load_model())[0]
+        with AnvilNode(fork_url=fork_url, fork_block=block) as node:
+            source = _chain_source(node.url, deployment, policy, settings)
+            w3 = source.w3
+            governor = contract_at(w3, "RiskParameterGovernor", source.governor)
+            market = contract_at(w3, "LendingMarket", source.adapter.address)
+            keeper_address = governor.functions.keeper().call()
+            for method, params in (("anvil_impersonateAccount", [keeper_address]),
+                                   ("anvil_setBalance", [keeper_address, hex(10**19)])):
+                w3.provider.make_request(method, params)  # type: ignore[arg-type]
+            journal_path = settings.reports_dir / "fork-journal.sqlite"  # a fresh fork: a fresh journal
+            journal_path.unlink(missing_ok=True)
+            journal = Journal(journal_path)
+            submitter = NodeSignedSubmitter(w3, keeper_address, governor, journal, settings.execution)
+            keeper = Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter)
+            assets = {a.symbol: a.address for a in read_snapshot(source).assets}
+            before = {s: read_governed_asset(governor, market, a).params for s, a in assets.items()}
+            result = keeper.run_cycle(dry_run=False)
+            after = {s: read_governed_asset(governor, market, a).params for s, a in assets.items()}
+            chain_id = w3.eth.chain_id
+    except OracleError as exc:
+        _fail(exc)
+    if result.recommendation is not None:
+        print_recommendation(result.recommendation, chain_id, console, result.status == "paused")
+    table = Table(title=f"on the real chain ({fork_url}), this cycle would change")
+    for col in ("asset", "LTV/LT/LB now", "after", "fork tx / why not"):
+        table.add_column(col, no_wrap=True)
+    for symbol in before:
+        fmt = "/".join
+        table.add_row(symbol, fmt(str(v) for v in before[symbol].as_tuple()),
+                      fmt(str(v) for v in after[symbol].as_tuple()),
+                      result.sent.get(symbol, result.not_sent.get(symbol, "no change")))
+    console.print(table)
+    console.print(f"fork cycle #{result.cycle_id} {result.status} at block {result.block}"
+                  + (f": {result.detail}" if result.detail else "") + "; the fork is gone, the real chain untouched")
+    if result.status == "failed":
+        raise typer.Exit(code=1)
+
+
 DataDirOption = Annotated[
     Path, typer.Option("--data-dir", help="directory of <asset>_usd_1d.csv (or _1h.csv) files")
 ]

@@ -218,3 +218,38 @@ class Submitter:
                 self._broadcast(a)
                 pending.append(self.journal.attempt(a.id))
         return pending
+
+
+class NodeSignedSubmitter(Submitter):
+    """A submitter for an account the node signs for: the keeper impersonated on an anvil fork
+    (``anvil_impersonateAccount``), so that a cycle can be rehearsed against a live chain's state without its key.
+
+    There is no raw transaction to journal ahead of the broadcast (the node signs), so the attempt is journaled
+    right after the node accepted it; for rehearsals on a fork only, never for a real chain.
+    """
+
+    def __init__(self, w3: Web3, address: str, governor: Contract, journal: Journal, fees: FeePolicy) -> None:
+        self._sender = Web3.to_checksum_address(address)
+        self.w3, self.governor, self.journal, self.fees = w3, governor, journal, fees
+        self.chain_id = w3.eth.chain_id
+
+    def __repr__(self) -> str:
+        return f"NodeSignedSubmitter({self._sender})"
+
+    @property
+    def address(self) -> str:
+        return self._sender
+
+    def _sign(self, tx: dict[str, int | str], cycle_id: int, symbol: str, asset: str) -> Attempt:
+        tx_hash = self.w3.eth.send_transaction({**tx, "from": self._sender})  # type: ignore[typeddict-item]
+        return self.journal.record_signed(
+            cycle_id=cycle_id, symbol=symbol, asset=asset, sender=self._sender, nonce=int(tx["nonce"]),
+            tx_hash=tx_hash.to_0x_hex(), raw_tx="", gas_limit=int(tx["gas"]),
+            max_fee_per_gas=int(tx["maxFeePerGas"]), priority_fee_per_gas=int(tx["maxPriorityFeePerGas"]),
+        )
+
+    def _broadcast(self, attempt: Attempt) -> None:
+        if attempt.raw_tx:  # cannot happen for attempts this class signed; kept for journals shared with a key
+            super()._broadcast(attempt)
+        else:
+            self.journal.set_status(attempt.tx_hash, "sent")
