@@ -68,3 +68,20 @@ def test_a_model_that_does_not_add_up_fails_loudly() -> None:
 
     with pytest.raises(AttributionError, match="error"):
         explain(drifting, _rows(2, 7), _rows(20, 8), ["A", "B"])
+
+
+def test_tiny_changes_cannot_break_additivity_once_features_are_quantized() -> None:
+    from oracle.policy.features import AssetFeatures
+
+    now = AssetFeatures(sigma_1d=0.0729435, tail_q99=2.59, regime=1.0, staleness_h=0.0022, liq_density_10=0.0074,
+                        top10_share=0.936, depth_ratio=0.0472, utilisation=0.2388, gas_share=0.000322123)
+    raw_prev = now.vector()
+    raw_prev[8] += 3e-9  # the next block's base fee: a real but tiny change of the gas share
+    # unquantized, SHAP's np.isclose test drops the change and the attributions miss it: the check fires
+    with pytest.raises(AttributionError):
+        explain_change(model, raw_prev, now.vector() + np.array([0.01, 0, 0, 0, 0, 0, 0, 0, 0]), "A")
+    # as features (quantized to four significant digits) the two gas shares are equal and everything adds up
+    prev = AssetFeatures(**{**now.model_dump(), "gas_share": 0.000322123 + 3e-9, "sigma_1d": 0.0629435})
+    change = explain_change(model, prev.vector(), now.vector(), "A")
+    assert all(o.additivity_error_bps <= ADDITIVITY_TOL_BPS for o in change.outputs)
+    assert change.output("LB").contributions_bps["gas_share"] == 0

@@ -53,9 +53,9 @@ def recent_background(
         except (ValueError, KeyError, IndexError):
             continue  # too little history for the model: this asset adds only its current vector
         for _, day in recent.iterrows():
-            vector = current.model_copy(update={k: float(day[k]) for k in ("sigma_1d", "tail_q99", "regime")})
-            if all(math.isfinite(v) for v in vector.vector()):
-                rows.append(vector.vector())
+            values = {k: float(day[k]) for k in ("sigma_1d", "tail_q99", "regime")}
+            if all(math.isfinite(v) for v in values.values()):
+                rows.append(AssetFeatures(**{**current.model_dump(), **values}).vector())  # validated: quantized
     background = np.vstack(rows)
     assert background.shape[1] == len(FEATURE_NAMES)
     return background

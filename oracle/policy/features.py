@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import stats
 
 from oracle.chain.snapshot import MarketSnapshot
@@ -20,6 +20,21 @@ from oracle.policy.appetite import RiskAppetite
 
 UNKNOWN_REGIME = 1.0  # no regime label (fallback forecast): treated as stressed, the conservative reading
 Z99 = float(stats.norm.ppf(0.99))
+SIGNIFICANT_DIGITS = 4
+NEGLIGIBLE = 1e-6
+
+
+def quantize(value: float) -> float:
+    """``value`` to ``SIGNIFICANT_DIGITS`` significant digits, and 0 below ``NEGLIGIBLE``.
+
+    Why: SHAP's exact explainer skips features whose value it finds ``np.isclose`` to every background row
+    (relative tolerance 1e-5, absolute 1e-8); a real but tiny difference (the base fee of the next block moving the
+    gas share by 1e-9) would then be dropped and the attributions would not add up. On this grid two different
+    values are never that close, and no input is measured to better than four digits anyway.
+    """
+    if not math.isfinite(value) or abs(value) < NEGLIGIBLE:
+        return 0.0 if math.isfinite(value) else value
+    return float(f"{value:.{SIGNIFICANT_DIGITS - 1}e}")
 
 
 class AssetFeatures(BaseModel):
@@ -28,7 +43,7 @@ class AssetFeatures(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     sigma_1d: float = Field(ge=0, description="forecast standard deviation of the next day's log return")
-    tail_q99: float = Field(ge=Z99 - 1e-9, description="99 % one-day loss quantile in standard deviations")
+    tail_q99: float = Field(ge=quantize(Z99), description="99 % one-day loss quantile in standard deviations")
     regime: float = Field(ge=0, le=1, description="0 calm, 0.5, 1 stressed")
     staleness_h: float = Field(ge=0, description="age of the latest feed round")
     liq_density_10: float = Field(ge=0, le=1, description="share of collateral liquidatable after a 10 % fall")
@@ -36,6 +51,11 @@ class AssetFeatures(BaseModel):
     depth_ratio: float = Field(ge=0, description="collateral value / pool depth liquidators sell into")
     utilisation: float = Field(ge=0, description="market debt / supplied stable")
     gas_share: float = Field(ge=0, description="gas of one liquidation at stressed gas prices / median repay")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _quantized(cls, value: float) -> float:
+        return quantize(float(value))
 
     def vector(self) -> np.ndarray:
         return np.array([getattr(self, name) for name in FEATURE_NAMES], dtype=float)
