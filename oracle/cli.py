@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,11 @@ from rich.console import Console
 from oracle import __version__
 from oracle.config import DEFAULT_POLICY, Settings, load_policy, load_settings
 from oracle.errors import OracleError
+
+if TYPE_CHECKING:  # heavy imports (torch, web3) stay out of `risk-oracle --help`
+    from oracle.chain.reader import ChainSource
+    from oracle.chain.snapshot import MarketSnapshot
+    from oracle.keeper import Keeper
 
 app = typer.Typer(help="Autonomous risk-parameter oracle for DeFi lending markets.", no_args_is_help=True)
 console = Console()
@@ -55,7 +60,7 @@ def demo(
         bool, typer.Option("--keep-running", help="leave the chain up afterwards (Ctrl-C stops it)")
     ] = False,
 ) -> None:
-    """Local anvil chain, our contracts, a seeded market, one recommendation cycle through the governor."""
+    """Local anvil chain, our contracts, a seeded market, one live keeper cycle through the governor."""
     from oracle.demo import run_demo
 
     _exit_on_sigterm()
@@ -113,8 +118,7 @@ DeploymentOption = Annotated[
 ]
 
 
-def _chain_source(rpc: str | None, deployment: Path | None, policy: Path, settings: Settings
-                  ):  # noqa: ANN202 (ChainSource, imported lazily)
+def _chain_source(rpc: str | None, deployment: Path | None, policy: Path, settings: Settings) -> ChainSource:
     """Where the market is: addresses from ``deployment`` or the settings; raises ``OracleError``."""
     from oracle.chain.adapters import NativeMarketAdapter
     from oracle.chain.deploy import Deployment
@@ -133,7 +137,7 @@ def _chain_source(rpc: str | None, deployment: Path | None, policy: Path, settin
 
 
 def _read_snapshot(rpc: str | None, block: int | None, deployment: Path | None, policy: Path,
-                   config: Path | None):  # noqa: ANN202 (MarketSnapshot, imported lazily)
+                   config: Path | None) -> MarketSnapshot:
     """The market at ``block``; raises ``OracleError``."""
     from oracle.chain.reader import read_snapshot
 
@@ -170,7 +174,7 @@ def calibrate(
     seed: Annotated[int, typer.Option(help="seed of the scenarios (the result is a function of it)")] = 7,
 ) -> None:
     """Fit the recommendation's coefficients to the policy's risk appetite with the cascade simulator; write them,
-    with a hash, next to the policy (``[risk] calibration``)."""
+    with a hash, to the file the policy's risk section names (default.calibration.json)."""
     import torch
     from rich.table import Table
 
@@ -241,7 +245,7 @@ ModelOption = Annotated[Path | None, typer.Option(help="volatility model artifac
 
 
 def _keeper(rpc: str | None, deployment: Path | None, live: bool, model: Path | None, policy: Path,
-            config: Path | None):  # noqa: ANN202 (Keeper, imported lazily)
+            config: Path | None) -> Keeper:
     """A keeper for the market of ``deployment`` (or the settings); a submitter only when ``live``."""
     from oracle.chain.tx import contract_at
     from oracle.config import load_keeper_account
