@@ -165,6 +165,7 @@ class UpdatePolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     valid_for_s: Annotated[int, Field(gt=0, description="lifetime of a submitted update (validUntil - now)")]
+    min_change_bps: Annotated[int, Field(ge=0, le=1000, description="smaller moves are not made (hysteresis)")] = 0
 
 
 class Policy(BaseModel):

@@ -31,12 +31,14 @@ def scenario(draw: st.DrawFn) -> tuple[RiskParams, RiskParams, AssetBounds, tupl
 
 
 @settings(max_examples=1_000, deadline=None)
-@given(scenario())
-def test_clamped_update_is_accepted_or_noop(case) -> None:
+@given(scenario(), st.sampled_from([0, 0, 25, 100]))
+def test_clamped_update_is_accepted_or_noop(case, min_change: int) -> None:
     current, raw, bounds, last, now = case
     if not linked_rules_hold(current):
         return  # the contract guarantees the current parameters satisfy the linked rules
-    update = clamp_update(ASSET, current, raw, bounds, last, now)
+    update = clamp_update(ASSET, current, raw, bounds, last, now, min_change)
+    for c in update.clamps:
+        assert c.bounded == c.current or abs(c.bounded - c.current) >= min_change, c
     rejection = check_change(ASSET, current, update.bounded, bounds, last, now)
     if update.changes:
         assert rejection is None, (update, rejection)
@@ -71,3 +73,14 @@ def test_clamp_names_each_binding_limit() -> None:
                         lt_fast, (0, 0, 0), now)
     assert room.bounded == RiskParams(ltv=8000, liquidation_threshold=8050, liquidation_bonus=500)
     assert [c.binding for c in room.clamps] == ["linked_rule", "none", "none"]
+
+
+def test_moves_below_the_hysteresis_are_not_made() -> None:
+    b = ParamBounds(min=5000, max=9000, max_increase_bps=50, max_decrease_bps=300, min_delay_s=0)
+    lb = ParamBounds(min=300, max=1500, max_increase_bps=150, max_decrease_bps=50, min_delay_s=0)
+    bounds = AssetBounds(ltv=b, liquidation_threshold=b, liquidation_bonus=lb)
+    current = RiskParams(ltv=7300, liquidation_threshold=7800, liquidation_bonus=650)
+    raw = RiskParams(ltv=7280, liquidation_threshold=8900, liquidation_bonus=474)
+    update = clamp_update(ASSET, current, raw, bounds, (0, 0, 0), 1_750_000_000, min_change_bps=25)
+    assert [c.binding for c in update.clamps] == ["min_change", "max_increase", "max_decrease"]
+    assert update.bounded == RiskParams(ltv=7300, liquidation_threshold=7850, liquidation_bonus=600)

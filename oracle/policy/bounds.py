@@ -128,7 +128,7 @@ class ParamClamp(BaseModel):
     current: int
     raw: int
     bounded: int
-    binding: str  # "none", "min", "max", "max_increase", "max_decrease", "min_delay", "linked_rule"
+    binding: str  # "none", "min", "max", "max_increase", "max_decrease", "min_delay", "min_change", "linked_rule"
     next_change_at: int  # earliest time this parameter may change again (0 = now)
 
 
@@ -179,10 +179,12 @@ def clamp_update(
     bounds: AssetBounds,
     last_changed_at: LastChanged,
     timestamp: int,
+    min_change_bps: int = 0,
 ) -> BoundedUpdate:
     """Clamp ``raw`` into what the governor accepts at ``timestamp``.
 
-    Each parameter is clamped to its range, its direction's step and its min delay. If the result breaks a
+    Each parameter is clamped to its range, its direction's step and its min delay; a move smaller than
+    ``min_change_bps`` (the policy's hysteresis, not a contract rule) is not made. If the result breaks a
     linked rule, the parameters that moved fall back to their current values until the rules hold: loosening
     moves first (LTV up, LT up, LB down), then LT, LB, LTV. The current parameters satisfy the rules (the
     contract guarantees it), so this ends in a valid update or a no-op. A fallback is recorded as binding
@@ -194,6 +196,8 @@ def clamp_update(
         values[p], binding[p] = _clamp_param(
             p, current.get(p), raw.get(p), bounds.get(p), last_changed_at[p], timestamp
         )
+        if 0 < abs(values[p] - current.get(p)) < min_change_bps:
+            values[p], binding[p] = current.get(p), "min_change"
 
     def params() -> RiskParams:
         return RiskParams(

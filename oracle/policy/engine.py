@@ -87,7 +87,7 @@ def recommend_market(
     for asset, row in zip(snapshot.assets, raw, strict=True):
         bounded[asset.symbol] = None if asset.bounds is None else clamp_update(
             asset.address, asset.params, to_params(row), asset.bounds, asset.last_changed_at,
-            snapshot.block_timestamp,
+            snapshot.block_timestamp, policy.update.min_change_bps,
         )
     changing = {s: b.bounded for s, b in bounded.items() if b is not None and b.changes}
     gates: dict[str, GateDecision] = {}
