@@ -1,5 +1,5 @@
-"""`risk-oracle run` as a real process against anvil: cycles on schedule, serves /metrics and /healthz, logs JSON
-without the key, and stops cleanly on SIGTERM with every cycle journaled."""
+"""The daemon: `risk-oracle run` as a real process against anvil (cycles on schedule, /metrics and /healthz, JSON
+logs without the key, a clean stop on SIGTERM with every cycle journaled), and a guardian pausing mid-run."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from web3 import Web3
 from oracle.chain.anvil import ANVIL_KEEPER_KEY, AnvilNode
 from oracle.chain.deploy import Deployment
 from oracle.chain.seed import seed_positions
+from oracle.chain.tx import TxSender
+from oracle.config import Policy
 from oracle.execution.journal import Journal
 
 pytestmark = pytest.mark.anvil
@@ -74,3 +77,41 @@ def test_daemon_runs_cycles_serves_metrics_and_stops_on_sigterm(
     sent = [a for a in journal.attempts() if a.status == "mined"]
     assert sent and len({(a.symbol, a.nonce) for a in sent}) == len(sent)  # each asset sent once, the first cycle
     assert {a.cycle_id for a in sent} == {1}
+
+
+def test_guardian_pause_mid_run_stops_proposals(w3: Web3, deployment: Deployment, tmp_path: Path,
+                                                guardian: TxSender, policy: Policy, clean_chain: None) -> None:
+    from eth_account import Account
+
+    from oracle.chain.adapters import NativeMarketAdapter
+    from oracle.chain.reader import ChainSource
+    from oracle.daemon import run_daemon
+    from oracle.execution.submit import FeePolicy, Submitter
+    from oracle.keeper import Keeper
+    from oracle.models.store import load_model
+    from oracle.policy.calibrate import load_calibration
+
+    seed_positions(w3, deployment, 120, method="storage")
+    journal = Journal(tmp_path / "j.sqlite")
+    source = ChainSource(w3, NativeMarketAdapter(deployment.market), deployment.governor, deployment.multicall,
+                         policy.snapshot)
+    submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), deployment.governor_contract(w3), journal,
+                          FeePolicy(poll_s=0.05))
+    keeper = Keeper(source, policy, load_calibration(policy), load_model()[0], journal, tmp_path / "r", submitter)
+
+    def pause_after_first_cycle() -> None:  # the guardian acts while the daemon runs
+        deadline = time.monotonic() + 120
+        while not any(c["status"] == "done" for c in journal.cycles()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        guardian.transact(deployment.governor_contract(w3).functions.pause())
+
+    pauser = threading.Thread(target=pause_after_first_cycle)
+    pauser.start()
+    metrics = run_daemon(keeper, interval_s=1, dry_run=False, metrics_port=0, max_cycles=4)
+    pauser.join()
+    statuses = [c["status"] for c in journal.cycles()]
+    assert statuses[0] == "done" and statuses[-1] == "paused", statuses
+    first_paused = statuses.index("paused") + 1
+    assert all(a.cycle_id < first_paused for a in journal.attempts()), "nothing sent once paused"
+    assert metrics.paused._value.get() == 1  # noqa: SLF001
+    journal.close()
