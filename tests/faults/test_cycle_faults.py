@@ -6,52 +6,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 from web3 import Web3
 
-from oracle.chain.adapters import NativeMarketAdapter
 from oracle.chain.anvil import ANVIL_KEEPER_KEY, AnvilNode
 from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset
-from oracle.chain.reader import ChainSource
 from oracle.chain.rpc import make_web3
-from oracle.chain.seed import seed_positions
 from oracle.chain.tx import TxSender, contract_at
 from oracle.config import Policy
 from oracle.execution.journal import Journal
 from oracle.execution.submit import FeePolicy, Submitter
-from oracle.keeper import Keeper
-from oracle.models.store import load_model
 from oracle.policy.bounds import check_change
-from oracle.policy.calibrate import load_calibration
 from oracle.policy.params import RiskParams
+from tests.support.keeper import build_keeper, governed_params
 from tests.support.rpc_proxy import RpcProxy
 
 pytestmark = pytest.mark.anvil
-
-
-@pytest.fixture(scope="module")
-def seeded(w3: Web3, deployment: Deployment) -> Deployment:
-    seed_positions(w3, deployment, 120, method="storage")
-    return deployment
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.sqlite")
-    yield j
-    j.close()
-
-
-def _keeper(w3: Web3, d: Deployment, policy: Policy, journal: Journal, tmp_path: Path) -> Keeper:
-    source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
-    submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), contract_at(w3, "RiskParameterGovernor", d.governor),
-                          journal, FeePolicy(poll_s=0.05))
-    return Keeper(source, policy, load_calibration(policy), load_model()[0], journal, tmp_path / "reports", submitter)
 
 
 def _assert_in_bounds(w3: Web3, d: Deployment, before: dict[str, RiskParams]) -> None:
@@ -63,19 +37,14 @@ def _assert_in_bounds(w3: Web3, d: Deployment, before: dict[str, RiskParams]) ->
             assert check_change(a.token, before[a.symbol], state.params, state.bounds, (0, 0, 0), 0) is None
 
 
-def _params(w3: Web3, d: Deployment) -> dict[str, RiskParams]:
-    g, m = d.governor_contract(w3), d.market_contract(w3)
-    return {a.symbol: read_governed_asset(g, m, a.token).params for a in d.assets}
-
-
 def test_dropped_rpc_requests_are_retried_and_the_cycle_completes(
     anvil: AnvilNode, w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path,
     clean_chain: None,
 ) -> None:
-    before = _params(w3, seeded)
+    before = governed_params(w3, seeded)
     with RpcProxy(anvil.url) as proxy:
         flaky = make_web3(proxy.url, timeout_s=5)
-        keeper = _keeper(flaky, seeded, policy, journal, tmp_path)
+        keeper = build_keeper(flaky, seeded, policy, journal, tmp_path / "reports")
         proxy.drop(3, after=5)  # three connections dropped early in the cycle
         result = keeper.run_cycle(dry_run=False)
         assert proxy.dropped == 3
@@ -88,9 +57,9 @@ def test_a_dead_rpc_mid_run_fails_the_cycle_and_the_next_one_recovers(
     anvil: AnvilNode, w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path,
     clean_chain: None,
 ) -> None:
-    before = _params(w3, seeded)
+    before = governed_params(w3, seeded)
     with RpcProxy(anvil.url) as proxy:
-        keeper = _keeper(make_web3(proxy.url, timeout_s=2), seeded, policy, journal, tmp_path)
+        keeper = build_keeper(make_web3(proxy.url, timeout_s=2), seeded, policy, journal, tmp_path / "reports")
         proxy.drop(-1)  # the node is unreachable
         failed = keeper.run_cycle(dry_run=False)
         proxy.heal()
@@ -105,7 +74,7 @@ def test_a_transaction_that_reverts_on_chain_is_journaled_and_changes_nothing(
     w3: Web3, seeded: Deployment, journal: Journal, guardian: TxSender, clean_chain: None
 ) -> None:
     token = seeded.asset("WETH").token
-    before = _params(w3, seeded)
+    before = governed_params(w3, seeded)
     submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), seeded.governor_contract(w3), journal,
                           FeePolicy(poll_s=0.05, receipt_timeout_s=30, priority_fee_gwei=1))
     cycle = journal.start_cycle(dry_run=False)
@@ -138,7 +107,7 @@ def test_a_transaction_that_reverts_on_chain_is_journaled_and_changes_nothing(
     (attempt,) = journal.attempts()
     assert attempt.status == "reverted" and attempt.gas_used
     assert seeded.governor_contract(w3).functions.paused().call()
-    assert _params(w3, seeded) == before
+    assert governed_params(w3, seeded) == before
 
 
 def test_a_broken_feed_stops_the_cycle_with_its_reason(
@@ -147,7 +116,7 @@ def test_a_broken_feed_stops_the_cycle_with_its_reason(
 ) -> None:
     feed = contract_at(w3, "PriceFeed", seeded.asset("LINK").feed)
     owner.transact(feed.functions.updateAnswer(0))  # a zero answer: a broken or NaN price upstream
-    before = _params(w3, seeded)
-    result = _keeper(w3, seeded, policy, journal, tmp_path).run_cycle(dry_run=False)
+    before = governed_params(w3, seeded)
+    result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports").run_cycle(dry_run=False)
     assert result.status == "failed" and "SnapshotError" in result.detail and "LINK" in result.detail
-    assert journal.attempts() == [] and _params(w3, seeded) == before
+    assert journal.attempts() == [] and governed_params(w3, seeded) == before

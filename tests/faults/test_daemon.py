@@ -81,23 +81,12 @@ def test_daemon_runs_cycles_serves_metrics_and_stops_on_sigterm(
 
 def test_guardian_pause_mid_run_stops_proposals(w3: Web3, deployment: Deployment, tmp_path: Path,
                                                 guardian: TxSender, policy: Policy, clean_chain: None) -> None:
-    from eth_account import Account
-
-    from oracle.chain.adapters import NativeMarketAdapter
-    from oracle.chain.reader import ChainSource
     from oracle.daemon import run_daemon
-    from oracle.execution.submit import FeePolicy, Submitter
-    from oracle.keeper import Keeper
-    from oracle.models.store import load_model
-    from oracle.policy.calibrate import load_calibration
+    from tests.support.keeper import build_keeper
 
     seed_positions(w3, deployment, 120, method="storage")
     journal = Journal(tmp_path / "j.sqlite")
-    source = ChainSource(w3, NativeMarketAdapter(deployment.market), deployment.governor, deployment.multicall,
-                         policy.snapshot)
-    submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), deployment.governor_contract(w3), journal,
-                          FeePolicy(poll_s=0.05))
-    keeper = Keeper(source, policy, load_calibration(policy), load_model()[0], journal, tmp_path / "r", submitter)
+    keeper = build_keeper(w3, deployment, policy, journal, tmp_path / "r")
 
     def pause_after_first_cycle() -> None:  # the guardian acts while the daemon runs
         deadline = time.monotonic() + 120

@@ -3,65 +3,35 @@ feed, a dead RPC or a malformed policy end the cycle with a reason and no transa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 from typer.testing import CliRunner
 from web3 import Web3
 
 from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.anvil import ANVIL_KEEPER_KEY
 from oracle.chain.deploy import Deployment
-from oracle.chain.governor import read_governed_asset
 from oracle.chain.reader import ChainSource
 from oracle.chain.rpc import make_web3
-from oracle.chain.seed import seed_positions
 from oracle.chain.tx import TxSender
 from oracle.cli import app
 from oracle.config import Policy
 from oracle.execution.journal import Journal
-from oracle.execution.submit import FeePolicy, Submitter
 from oracle.keeper import Keeper
 from oracle.models.store import load_model
 from oracle.policy.calibrate import load_calibration
+from tests.support.keeper import build_keeper, governed_params
 
 pytestmark = pytest.mark.anvil
 
 
-@pytest.fixture(scope="module")
-def seeded(w3: Web3, deployment: Deployment) -> Deployment:
-    seed_positions(w3, deployment, 150, method="storage")
-    return deployment
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.sqlite")
-    yield j
-    j.close()
-
-
-def _keeper(w3: Web3, d: Deployment, policy: Policy, journal: Journal, tmp_path: Path, live: bool = True) -> Keeper:
-    source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
-    submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), d.governor_contract(w3), journal,
-                          FeePolicy(poll_s=0.05)) if live else None
-    return Keeper(source, policy, load_calibration(policy), load_model()[0], journal, tmp_path / "reports", submitter)
-
-
-def _params(w3: Web3, d: Deployment) -> dict[str, tuple[int, int, int]]:
-    g, m = d.governor_contract(w3), d.market_contract(w3)
-    return {a.symbol: read_governed_asset(g, m, a.token).params.as_tuple() for a in d.assets}
-
-
 def test_dry_run_records_everything_and_sends_nothing(w3: Web3, seeded: Deployment, policy: Policy,
                                                        journal: Journal, tmp_path: Path, clean_chain: None) -> None:
-    before = _params(w3, seeded)
-    result = _keeper(w3, seeded, policy, journal, tmp_path, live=False).run_cycle()
+    before = governed_params(w3, seeded)
+    result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports", live=False).run_cycle()
     assert result.status == "done" and result.sent == {} and set(result.not_sent.values()) == {"dry run"}
     assert result.report_dir is not None and (result.report_dir / "recommendation.json").is_file()
-    assert _params(w3, seeded) == before and journal.attempts() == []
+    assert governed_params(w3, seeded) == before and journal.attempts() == []
     rows = journal.recommendations(result.cycle_id)
     assert {r["symbol"] for r in rows} == {a.symbol for a in seeded.assets}
 
@@ -69,18 +39,18 @@ def test_dry_run_records_everything_and_sends_nothing(w3: Web3, seeded: Deployme
 def test_live_cycle_sends_once_and_the_next_cycle_does_not_repeat_it(
     w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path, clean_chain: None
 ) -> None:
-    keeper = _keeper(w3, seeded, policy, journal, tmp_path)
+    keeper = build_keeper(w3, seeded, policy, journal, tmp_path / "reports")
     first = keeper.run_cycle(dry_run=False)
     assert first.status == "done" and first.sent, first
     assert first.recommendation is not None
-    after = _params(w3, seeded)
+    after = governed_params(w3, seeded)
     for rec in first.recommendation.assets:
         assert rec.bounded is not None
         expected = rec.bounded.bounded if rec.asset in first.sent else rec.bounded.current
-        assert after[rec.asset] == expected.as_tuple()
+        assert after[rec.asset] == expected
     second = keeper.run_cycle(dry_run=False)  # min delays hold every moved parameter: nothing new to send
     assert second.status == "done" and second.sent == {}
-    assert _params(w3, seeded) == after
+    assert governed_params(w3, seeded) == after
     assert len([a for a in journal.attempts() if a.status == "mined"]) == len(first.sent)
     # the second cycle explains the change since the first
     assert second.recommendation is not None
@@ -90,22 +60,22 @@ def test_live_cycle_sends_once_and_the_next_cycle_does_not_repeat_it(
 def test_a_paused_governor_gets_no_proposal(w3: Web3, seeded: Deployment, policy: Policy, journal: Journal,
                                             tmp_path: Path, guardian: TxSender, clean_chain: None) -> None:
     guardian.transact(seeded.governor_contract(w3).functions.pause())
-    before = _params(w3, seeded)
-    result = _keeper(w3, seeded, policy, journal, tmp_path).run_cycle(dry_run=False)
+    before = governed_params(w3, seeded)
+    result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports").run_cycle(dry_run=False)
     assert result.status == "paused" and "paused" in result.detail and result.sent == {}
-    assert _params(w3, seeded) == before and journal.attempts() == []
+    assert governed_params(w3, seeded) == before and journal.attempts() == []
 
 
 def test_a_stale_feed_stops_the_cycle_with_its_reason(w3: Web3, seeded: Deployment, policy: Policy,
                                                       journal: Journal, tmp_path: Path, clean_chain: None) -> None:
     w3.provider.make_request("evm_increaseTime", [policy.snapshot.max_feed_age_s + 60])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    before = _params(w3, seeded)
-    result = _keeper(w3, seeded, policy, journal, tmp_path).run_cycle(dry_run=False)
+    before = governed_params(w3, seeded)
+    result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports").run_cycle(dry_run=False)
     assert result.status == "failed" and "SnapshotError" in result.detail and "stale" in result.detail
     (cycle,) = journal.cycles()
     assert cycle["status"] == "failed" and "stale" in cycle["detail"]
-    assert _params(w3, seeded) == before and journal.attempts() == []
+    assert governed_params(w3, seeded) == before and journal.attempts() == []
 
 
 def test_a_dead_rpc_fails_the_cycle_and_journals_it(seeded: Deployment, policy: Policy, journal: Journal,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -16,7 +14,7 @@ from oracle.chain.anvil import ANVIL_KEEPER_KEY
 from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset
 from oracle.errors import ContractRevert, ExecutionError
-from oracle.execution.journal import Journal
+from oracle.execution.journal import Attempt, Journal
 from oracle.execution.submit import FeePolicy, Submitter
 from oracle.policy.params import RiskParams
 
@@ -24,13 +22,6 @@ pytestmark = pytest.mark.anvil
 
 SAFER = RiskParams(ltv=7800, liquidation_threshold=8250, liquidation_bonus=550)  # WETH: LTV -200, LB +50
 HASH = b"\x07" * 32
-
-
-@pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.sqlite")
-    yield j
-    j.close()
 
 
 def _submitter(w3: Web3, deployment: Deployment, journal: Journal, **fees: float) -> Submitter:
@@ -42,6 +33,16 @@ def _submit(sub: Submitter, w3: Web3, deployment: Deployment, cycle: int, params
     head = w3.eth.get_block("latest")
     return sub.submit(cycle_id=cycle, symbol="WETH", asset=deployment.asset("WETH").token, params=params,
                       report_hash=HASH, valid_until=head["timestamp"] + 3600, block=head["number"])
+
+
+def _journal_signed(sub: Submitter, w3: Web3, deployment: Deployment, cycle: int, nonce: int) -> Attempt:
+    """What a process leaves when it dies right after journaling a signed WETH update (broadcast or not)."""
+    fn = deployment.governor_contract(w3).functions.submitUpdate(
+        deployment.asset("WETH").token, SAFER.as_tuple(), HASH, w3.eth.get_block("latest")["timestamp"] + 3600)
+    tx = {"to": deployment.governor, "data": fn._encode_transaction_data(), "value": 0, "gas": 300_000,
+          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "nonce": nonce, "chainId": sub.chain_id,
+          "type": 2}
+    return sub._sign(tx, cycle, "WETH", deployment.asset("WETH").token)
 
 
 def _weth(w3: Web3, deployment: Deployment) -> RiskParams:
@@ -101,12 +102,7 @@ def test_crash_after_send_before_journal_update_does_not_double_submit(
     sub = _submitter(w3, deployment, journal)
     cycle = journal.start_cycle(dry_run=False)
     # what a process killed right after broadcasting leaves: a 'signed' attempt whose transaction is on chain
-    fn = deployment.governor_contract(w3).functions.submitUpdate(
-        deployment.asset("WETH").token, SAFER.as_tuple(), HASH, w3.eth.get_block("latest")["timestamp"] + 3600)
-    tx = {"to": deployment.governor, "data": fn._encode_transaction_data(), "value": 0, "gas": 300_000,
-          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "nonce": sub.next_nonce(),
-          "chainId": sub.chain_id, "type": 2}
-    attempt = sub._sign(tx, cycle, "WETH", deployment.asset("WETH").token)
+    attempt = _journal_signed(sub, w3, deployment, cycle, sub.next_nonce())
     w3.eth.send_raw_transaction(attempt.raw_tx)
     governor = deployment.governor_contract(w3)
     ids_before = governor.functions.lastUpdateId(deployment.asset("WETH").token).call()
@@ -126,12 +122,7 @@ def test_crash_before_broadcast_is_sent_by_the_restart(w3: Web3, deployment: Dep
                                                        clean_chain: None) -> None:
     sub = _submitter(w3, deployment, journal)
     cycle = journal.start_cycle(dry_run=False)
-    fn = deployment.governor_contract(w3).functions.submitUpdate(
-        deployment.asset("WETH").token, SAFER.as_tuple(), HASH, w3.eth.get_block("latest")["timestamp"] + 3600)
-    tx = {"to": deployment.governor, "data": fn._encode_transaction_data(), "value": 0, "gas": 300_000,
-          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "nonce": sub.next_nonce(),
-          "chainId": sub.chain_id, "type": 2}
-    sub._sign(tx, cycle, "WETH", deployment.asset("WETH").token)  # journaled, never broadcast
+    _journal_signed(sub, w3, deployment, cycle, sub.next_nonce())  # journaled, never broadcast
     restarted = _submitter(w3, deployment, journal)
     pending = restarted.reconcile()  # broadcasts the journaled raw transaction (anvil mines it at once)
     assert len(pending) == 1
@@ -145,12 +136,7 @@ def test_a_nonce_consumed_by_another_sender_is_noticed(w3: Web3, deployment: Dep
     sub = _submitter(w3, deployment, journal)
     cycle = journal.start_cycle(dry_run=False)
     nonce = sub.next_nonce()
-    fn = deployment.governor_contract(w3).functions.submitUpdate(
-        deployment.asset("WETH").token, SAFER.as_tuple(), HASH, w3.eth.get_block("latest")["timestamp"] + 3600)
-    tx = {"to": deployment.governor, "data": fn._encode_transaction_data(), "value": 0, "gas": 300_000,
-          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "nonce": nonce, "chainId": sub.chain_id,
-          "type": 2}
-    sub._sign(tx, cycle, "WETH", deployment.asset("WETH").token)
+    _journal_signed(sub, w3, deployment, cycle, nonce)
     # the same key used elsewhere (another keeper instance, a wallet) takes the nonce first
     other = Account.from_key(ANVIL_KEEPER_KEY).sign_transaction({
         "to": sub.address, "value": 1, "gas": 21_000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9,
