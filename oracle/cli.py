@@ -215,13 +215,11 @@ def recommend(
     Δ bps | binding limit | top drivers. Sends nothing."""
     import torch
 
-    from oracle.explain.background import recent_background
     from oracle.explain.summary import print_recommendation
     from oracle.models.live import forecast
     from oracle.models.store import load_model
     from oracle.policy.calibrate import load_calibration
     from oracle.policy.engine import recommend_market
-    from oracle.policy.features import build_features
 
     torch.set_num_threads(2)
     try:
@@ -230,8 +228,7 @@ def recommend(
         snap = _read_snapshot(rpc, block, deployment, policy, config)
         vol_model = load_model(model)[0] if model else load_model()[0]
         forecasts = forecast(snap, vol_model)
-        background = recent_background(snap, build_features(snap, forecasts, loaded.risk), vol_model)
-        result = recommend_market(snap, forecasts, loaded, calibration, background)
+        result = recommend_market(snap, forecasts, loaded, calibration, vol_model)
     except OracleError as exc:
         _fail(exc)
     if as_json:
@@ -381,8 +378,9 @@ def fork(
             journal = Journal(journal_path)
             submitter = NodeSignedSubmitter(w3, keeper_address, governor, journal, settings.execution)
             keeper = Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter)
-            assets = {a.symbol: a.address for a in read_snapshot(source).assets}
-            before = {s: read_governed_asset(governor, market, a).params for s, a in assets.items()}
+            start = read_snapshot(source)
+            assets = {a.symbol: a.address for a in start.assets}
+            before = {a.symbol: a.params for a in start.assets}
             result = keeper.run_cycle(dry_run=False)
             after = {s: read_governed_asset(governor, market, a).params for s, a in assets.items()}
             chain_id = w3.eth.chain_id

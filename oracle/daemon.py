@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 import time
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -140,7 +141,7 @@ def run_daemon(keeper: Keeper, *, interval_s: float, dry_run: bool, metrics_port
         scheduler.shutdown(wait=False)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    scheduler.add_job(one_cycle, "interval", seconds=interval_s, next_run_time=_now(), max_instances=1,
+    scheduler.add_job(one_cycle, "interval", seconds=interval_s, next_run_time=datetime.now(timezone.utc), max_instances=1,
                       coalesce=True, misfire_grace_time=max(1, int(interval_s)), id="cycle")
     try:
         scheduler.start()
@@ -150,9 +151,3 @@ def run_daemon(keeper: Keeper, *, interval_s: float, dry_run: bool, metrics_port
         server.shutdown()
         log.info("keeper stopped", extra={"cycles": done["cycles"]})
     return metrics
-
-
-def _now():  # noqa: ANN202 (datetime)
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc)

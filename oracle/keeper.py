@@ -23,12 +23,11 @@ from oracle.config import Policy
 from oracle.errors import ContractRevert, ExecutionError, OracleError
 from oracle.execution.journal import Journal
 from oracle.execution.submit import Submitter
-from oracle.explain.background import recent_background
 from oracle.models.live import forecast
 from oracle.models.volatility import NeuralForecaster
 from oracle.policy.calibrate import Calibration
 from oracle.policy.engine import AssetRecommendation, MarketRecommendation, recommend_market
-from oracle.policy.features import AssetFeatures, build_features
+from oracle.policy.features import AssetFeatures
 
 log = logging.getLogger("oracle.keeper")
 
@@ -100,9 +99,7 @@ class Keeper:
             result.block = snapshot.block_number
             self.journal.set_cycle_block(cycle_id, snapshot.chain_id, snapshot.block_number)
             forecasts = forecast(snapshot, self.model)
-            background = recent_background(snapshot, build_features(snapshot, forecasts, self.policy.risk),
-                                           self.model)
-            recommendation = recommend_market(snapshot, forecasts, self.policy, self.calibration, background,
+            recommendation = recommend_market(snapshot, forecasts, self.policy, self.calibration, self.model,
                                               self._previous_features())
             record = CycleRecord(cycle_id=cycle_id, chain_id=snapshot.chain_id, dry_run=dry_run,
                                  policy=self.policy.name, recommendation=recommendation)

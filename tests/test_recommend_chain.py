@@ -42,7 +42,8 @@ def test_proposed_updates_are_accepted_on_chain(w3: Web3, seeded: Deployment, po
     forecasts = forecast(snap, model)
     background = recent_background(snap, build_features(snap, forecasts, policy.risk), model)
     assert background.shape[0] > 4 * 20  # recent days of every asset
-    rec = recommend_market(snap, forecasts, policy, load_calibration(policy), background)
+    rec = recommend_market(snap, forecasts, policy, load_calibration(policy), model)
+    assert all(a.attribution.background_rows == background.shape[0] for a in rec.assets)
     proposed = [a for a in rec.assets if a.proposed]
     assert proposed, "the 2022 crash should make the oracle move something"
     for a in rec.assets:

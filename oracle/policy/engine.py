@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict
 from oracle.chain.snapshot import MarketSnapshot
 from oracle.config import Policy
 from oracle.explain.attribution import AssetAttribution, explain, explain_change
+from oracle.explain.background import recent_background
 from oracle.models.live import VolForecast
+from oracle.models.volatility import NeuralForecaster
 from oracle.policy.bounds import BoundedUpdate, clamp_update
 from oracle.policy.calibrate import Calibration
 from oracle.policy.features import AssetFeatures, build_features, feature_matrix
@@ -63,13 +65,14 @@ def recommend_market(
     forecasts: tuple[VolForecast, ...],
     policy: Policy,
     calibration: Calibration,
-    background: np.ndarray | None = None,
+    vol_model: NeuralForecaster | None = None,
     previous: dict[str, AssetFeatures] | None = None,
 ) -> MarketRecommendation:
     """Recommend, bound, gate and explain every asset of ``snapshot``.
 
-    ``background`` defaults to the current feature vectors of all assets; ``previous`` (the last cycle's features)
-    adds the since-last-cycle explanation.
+    The SHAP background is the market's recent feature vectors, rebuilt with ``vol_model`` from the feeds'
+    history (only the current vectors without a model); ``previous`` (the last cycle's features) adds the
+    since-last-cycle explanation.
     """
     features = build_features(snapshot, forecasts, policy.risk)
     symbols = list(features)
@@ -81,7 +84,7 @@ def recommend_market(
         return recommend_matrix(rows, coef, const)
 
     raw = model(x)
-    attributions = explain(model, x, x if background is None else background, symbols)
+    attributions = explain(model, x, recent_background(snapshot, features, vol_model), symbols)
 
     bounded: dict[str, BoundedUpdate | None] = {}
     for asset, row in zip(snapshot.assets, raw, strict=True):
