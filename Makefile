@@ -30,6 +30,13 @@ $(STAMPS)/node: package.json package-lock.json | $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Debian's Chromium, for the test that opens a report's HTML headless (playwright drives the system browser;
+# `playwright install` cannot download browsers here). Needs root, as on every machine and in CI.
+$(STAMPS)/chromium: | $(STAMPS)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null || { echo "chromium is missing and could not be installed"; exit 1; }
+	@touch $@
+
 setup: $(STAMPS)/venv $(STAMPS)/node
 
 # ABI + bytecode of every deployable contract, committed; tests/test_abi_fresh.py fails when stale.
@@ -40,7 +47,7 @@ abi: $(STAMPS)/node $(STAMPS)/venv
 demo: setup
 	$(VENV)/bin/risk-oracle demo
 
-test: setup
+test: setup $(STAMPS)/chromium
 	@tools/run_tests.sh
 
 test-forge: $(STAMPS)/node

@@ -1,7 +1,7 @@
 """``risk-oracle``: the command-line entry point (typer).
 
 Commands: ``demo``, ``deploy``, ``snapshot``, ``train``, ``evaluate``, ``calibrate``, ``recommend``, ``version``;
-``run``, ``cycle``, ``fork``, ``report`` and ``verify`` as their issues land.
+``run``, ``cycle``, ``fork``, ``report`` and ``verify``.
 """
 
 from __future__ import annotations
@@ -248,8 +248,7 @@ def _keeper(rpc: str | None, deployment: Path | None, live: bool, model: Path | 
     from oracle.config import load_keeper_account
     from oracle.execution.journal import Journal
     from oracle.execution.submit import Submitter
-    from oracle.keeper import Keeper
-    from oracle.models.store import load_model
+    from oracle.keeper import Keeper, load_forecaster
     from oracle.policy.calibrate import load_calibration
 
     settings = load_settings(config)
@@ -262,8 +261,8 @@ def _keeper(rpc: str | None, deployment: Path | None, live: bool, model: Path | 
     if account is not None:
         governor = contract_at(source.w3, "RiskParameterGovernor", source.governor)
         submitter = Submitter(source.w3, account, governor, journal, settings.execution)
-    vol_model = (load_model(model) if model else load_model())[0]
-    return Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter)
+    vol_model, card = load_forecaster(model)
+    return Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter, card)
 
 
 @app.command()
@@ -299,9 +298,65 @@ def cycle(
     for symbol, why in result.not_sent.items():
         console.print(f"  {symbol}: not sent ({why})")
     if result.report_dir:
-        console.print(f"record {result.report_dir}/recommendation.json (sha256 {result.report_hash}); "
-                      f"journal {keeper.journal.path}")
+        console.print(f"report {result.report_dir}/report.html (reportHash {result.report_hash} = sha256 of "
+                      f"manifest.json); journal {keeper.journal.path}")
     if result.status == "failed":
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def report(
+    cycle_id: Annotated[int, typer.Option("--cycle", help="journal id of the cycle")],
+    journal: Annotated[Path | None, typer.Option(help="journal file (default: the settings' journal)")] = None,
+    out: Annotated[Path | None, typer.Option(help="directory (default: reports/<chain>/<block>)")] = None,
+    config: SettingsOption = None,
+) -> None:
+    """Re-render a cycle's report directory from the journal, byte for byte, and check its hash."""
+    from oracle.execution.journal import Journal
+    from oracle.report.replay import rerender_cycle
+
+    try:
+        settings = load_settings(config)
+        path = journal or settings.journal
+        if not path.is_file():
+            raise OracleError(f"journal not found: {path}")
+        opened = Journal(path)
+        try:
+            directory, report_hash = rerender_cycle(opened, cycle_id, out, settings.reports_dir)
+        finally:
+            opened.close()
+    except OracleError as exc:
+        _fail(exc)
+    console.print(f"cycle #{cycle_id}: {directory}/report.html, reportHash {report_hash}")
+
+
+@app.command()
+def verify(
+    directory: Annotated[Path, typer.Argument(help="a report directory (reports/<chain>/<block>)")],
+    rpc: Annotated[str | None, typer.Option(help="node to check the ParametersUpdated events on")] = None,
+    model: ModelOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the checks as JSON")] = False,
+) -> None:
+    """Re-hash every file, check the seal, re-render, re-run the pipeline from report.json's inputs and (with
+    --rpc) find the report hash on chain. Exit 1 when any check fails."""
+    import torch
+
+    from oracle.report.verify import verify_directory
+
+    torch.set_num_threads(2)
+    try:
+        result = verify_directory(directory, rpc, model)
+    except OracleError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=1))
+    else:
+        console.print(f"report {directory}  reportHash {result.report_hash}")
+        for check in result.checks:
+            mark = "[green]ok  [/]" if check.passed else "[bold red]FAIL[/]"
+            console.print(f"  {mark} {check.name:<14} {check.detail}", soft_wrap=True)
+        console.print("[green]verified[/]" if result.passed else "[bold red]verification failed[/]")
+    if not result.passed:
         raise typer.Exit(code=1)
 
 
@@ -353,8 +408,7 @@ def fork(
     from oracle.execution.journal import Journal
     from oracle.execution.submit import NodeSignedSubmitter
     from oracle.explain.summary import print_recommendation
-    from oracle.keeper import Keeper
-    from oracle.models.store import load_model
+    from oracle.keeper import Keeper, load_forecaster
     from oracle.policy.calibrate import load_calibration
 
     torch.set_num_threads(2)
@@ -363,7 +417,7 @@ def fork(
         settings = load_settings(config)
         loaded = load_policy(policy)
         calibration = load_calibration(loaded)
-        vol_model = (load_model(model) if model else load_model())[0]
+        vol_model, card = load_forecaster(model)
         with AnvilNode(fork_url=fork_url, fork_block=block) as node:
             source = _chain_source(node.url, deployment, policy, settings)
             w3 = source.w3
@@ -377,7 +431,7 @@ def fork(
             journal_path.unlink(missing_ok=True)
             journal = Journal(journal_path)
             submitter = NodeSignedSubmitter(w3, keeper_address, governor, journal, settings.execution)
-            keeper = Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter)
+            keeper = Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter, card)
             start = read_snapshot(source)
             assets = {a.symbol: a.address for a in start.assets}
             before = {a.symbol: a.params for a in start.assets}

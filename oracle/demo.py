@@ -34,9 +34,8 @@ from oracle.errors import PolicyError
 from oracle.execution.journal import Journal
 from oracle.execution.submit import FeePolicy, Submitter
 from oracle.explain.summary import print_recommendation
-from oracle.keeper import CycleResult, Keeper
+from oracle.keeper import CycleResult, Keeper, load_forecaster
 from oracle.models.live import VolForecast, forecast
-from oracle.models.store import load_model
 from oracle.policy.calibrate import load_calibration
 from oracle.policy.params import Param
 
@@ -104,7 +103,7 @@ def run_demo(
         source = ChainSource(w3, NativeMarketAdapter(deployment.market), deployment.governor,
                              deployment.multicall, policy.snapshot)
         snapshot = read_snapshot(source)
-        model = load_model()[0]
+        model, card = load_forecaster()
         console.print(_forecast_table(snapshot, forecast(snapshot, model)))
 
         journal_path = reports_dir / "demo-journal.sqlite"  # a fresh chain: a fresh journal
@@ -112,8 +111,8 @@ def run_demo(
         journal = Journal(journal_path)
         governor = deployment.governor_contract(w3)
         submitter = Submitter(w3, keeper.account, governor, journal, FeePolicy())
-        cycle = Keeper(source, policy, load_calibration(policy), model, journal, reports_dir, submitter).run_cycle(
-            dry_run=False)
+        cycle = Keeper(source, policy, load_calibration(policy), model, journal, reports_dir, submitter,
+                       card).run_cycle(dry_run=False)
         journal.close()
         if cycle.status != "done" or cycle.recommendation is None or cycle.report_dir is None:
             raise PolicyError(f"keeper cycle {cycle.status}: {cycle.detail}")
@@ -137,7 +136,7 @@ def run_demo(
         symbols = {a.token.lower(): a.symbol for a in deployment.assets}
         if applied:
             console.print(_applied_table(applied, symbols))
-            console.print(f"reportHash {applied[0].report_hash[:18]}… = sha256 of {report_dir}/recommendation.json")
+            console.print(f"reportHash {applied[0].report_hash[:18]}… = sha256 of {report_dir}/manifest.json")
         else:
             console.print("no update sent this cycle")
         for symbol, why in cycle.not_sent.items():
@@ -148,6 +147,7 @@ def run_demo(
                           f"--rpc {node.url} --deployment {report_dir}/deployment.json")
             while True:
                 time.sleep(3600)
-    console.print(f"record written to {report_dir}/  ({time.monotonic() - started:.1f} s, anvil stopped)")
+    console.print(f"report written to {report_dir}/report.html (+ report.md, report.json, charts/, manifest.json); "
+                  f"check it with: risk-oracle verify {report_dir}  ({time.monotonic() - started:.1f} s, anvil stopped)")
     return result
 

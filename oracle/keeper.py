@@ -1,8 +1,9 @@
-"""The keeper: one cycle = snapshot -> forecast -> recommendation (features, bounds, risk gate, SHAP) -> record ->
-submit, journaled from start to end.
+"""The keeper: one cycle = snapshot -> forecast -> recommendation (features, bounds, risk gate, SHAP) -> report ->
+submit -> seal, journaled from start to end.
 
 Why this shape: a cycle is pinned to one block and every decision in it is a pure function of the snapshot, so
-the record written before sending is the report whose hash goes on chain. Nothing is sent in a dry run (the
+the report written before sending (``reports/<chain>/<block>/``, its manifest's sha256 is the on-chain
+``reportHash``) is exactly what the transactions commit to; the seal (report hash, transactions) is added after. Nothing is sent in a dry run (the
 default); a live cycle first settles what an earlier process left open (``Submitter.reconcile``) and sends nothing
 for an asset while one of its transactions is still pending. A paused governor, a stale or broken feed, or an
 unreachable node end the cycle with the reason in the journal and no transaction.
@@ -10,12 +11,11 @@ unreachable node end the cycle with the reason in the journal and no transaction
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from oracle.chain.reader import ChainSource, read_snapshot
 from oracle.chain.snapshot import MarketSnapshot
@@ -24,24 +24,23 @@ from oracle.errors import ContractRevert, ExecutionError, OracleError
 from oracle.execution.journal import Journal
 from oracle.execution.submit import Submitter
 from oracle.models.live import forecast
+from oracle.models.store import load_model
 from oracle.models.volatility import NeuralForecaster
 from oracle.policy.calibrate import Calibration
 from oracle.policy.engine import AssetRecommendation, MarketRecommendation, recommend_market
 from oracle.policy.features import AssetFeatures
+from oracle.report.build import build_report
+from oracle.report.history import past_recommendations
+from oracle.report.render import Seal, seal_report, write_report
+from oracle.report.schema import ModelCard, ReportInputs
 
 log = logging.getLogger("oracle.keeper")
 
 
-class CycleRecord(BaseModel):
-    """What a cycle writes before it sends anything: its inputs' provenance and the recommendation."""
-
-    model_config = ConfigDict(frozen=True)
-
-    cycle_id: int
-    chain_id: int
-    dry_run: bool
-    policy: str
-    recommendation: MarketRecommendation
+def load_forecaster(path: Path | None = None) -> tuple[NeuralForecaster, ModelCard]:
+    """The committed (or given) volatility model and its card for the reports."""
+    model, metadata = load_model(path) if path is not None else load_model()
+    return model, ModelCard.from_metadata(metadata)
 
 
 class CycleResult(BaseModel):
@@ -69,6 +68,7 @@ class Keeper:
     journal: Journal
     reports_dir: Path
     submitter: Submitter | None = None  # None: dry runs only
+    model_card: ModelCard | None = None  # the model's training metadata, for the report
 
     def _previous_features(self) -> dict[str, AssetFeatures] | None:
         """The features of the last completed cycle, for the since-last-cycle explanation."""
@@ -99,17 +99,18 @@ class Keeper:
             result.block = snapshot.block_number
             self.journal.set_cycle_block(cycle_id, snapshot.chain_id, snapshot.block_number)
             forecasts = forecast(snapshot, self.model)
+            previous = self._previous_features()
             recommendation = recommend_market(snapshot, forecasts, self.policy, self.calibration, self.model,
-                                              self._previous_features())
-            record = CycleRecord(cycle_id=cycle_id, chain_id=snapshot.chain_id, dry_run=dry_run,
-                                 policy=self.policy.name, recommendation=recommendation)
+                                              previous)
+            inputs = ReportInputs(snapshot=snapshot, forecasts=forecasts, policy=self.policy,
+                                  calibration=self.calibration, previous=previous, model=self.model_card,
+                                  past=past_recommendations(self.journal, self.source.w3, snapshot))
+            report = build_report(inputs, recommendation, self.model, cycle_id=cycle_id, dry_run=dry_run)
             report_dir = self.reports_dir / str(snapshot.chain_id) / str(snapshot.block_number)
-            report_dir.mkdir(parents=True, exist_ok=True)
-            body = record.model_dump_json(indent=1) + "\n"
-            (report_dir / "recommendation.json").write_text(body)
-            report_hash = hashlib.sha256(body.encode()).digest()
-            result.report_dir, result.report_hash = report_dir, "0x" + report_hash.hex()
-            result.recommendation = recommendation
+            result.report_hash = write_report(report, report_dir)
+            result.report_dir, result.recommendation = report_dir, recommendation
+            self.journal.set_cycle_report(cycle_id, report.model_dump_json())
+            report_hash = bytes.fromhex(result.report_hash[2:])
             for rec in recommendation.assets:
                 self.journal.record_recommendation(cycle_id, rec.asset, snapshot.asset(rec.asset).address,
                                                    rec.proposed, self._outcome(rec), rec.model_dump_json())
@@ -121,6 +122,8 @@ class Keeper:
             else:
                 self._send(snapshot, recommendation, report_hash, result)
                 result.status = "done"
+            seal_report(report, report_dir, Seal(report_hash=result.report_hash, dry_run=dry_run,
+                                                 transactions=result.sent))
         except OracleError as exc:
             result.detail = f"{type(exc).__name__}: {exc}"
             log.warning("cycle %s failed: %s", cycle_id, result.detail)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real anvil node (never a mocked web3) and a deployed, governed market.
+"""Shared fixtures: a real anvil node (never a mocked web3), a deployed, governed market, a seeded one (120
+borrowers) and a fresh keeper journal.
 
 A missing anvil is a failure, not a skip: ``find_tool`` raises ``ToolMissingError``.
 """
@@ -6,15 +7,18 @@ A missing anvil is a failure, not a skip: ``find_tool`` raises ``ToolMissingErro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from web3 import Web3
 
 from oracle.chain.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
 from oracle.chain.deploy import Deployment, deploy_market
+from oracle.chain.seed import seed_positions
 from oracle.chain.tx import TxSender
 from oracle.config import Policy, load_policy
 from oracle.data.demo_prices import load_demo_rounds
+from oracle.execution.journal import Journal
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +69,17 @@ def clean_chain(w3: Web3, deployment: Deployment, owner: TxSender, keeper: TxSen
     w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
     for sender in (owner, keeper, guardian):
         sender.resync_nonce()
+
+
+@pytest.fixture(scope="module")
+def seeded(w3: Web3, deployment: Deployment) -> Deployment:
+    """The module's market with 120 borrowers (written to storage: seconds, not minutes)."""
+    seed_positions(w3, deployment, 120, method="storage")
+    return deployment
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    j = Journal(tmp_path / "journal.sqlite")
+    yield j
+    j.close()

@@ -16,7 +16,7 @@ import requests
 
 from oracle.demo import DemoResult
 from oracle.execution.journal import Journal
-from oracle.keeper import CycleRecord
+from oracle.report.schema import Report
 
 
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
@@ -27,12 +27,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "recommendations (bps)" in proc.stdout and "sent by the keeper" in proc.stdout
-    assert "anvil stopped" in proc.stdout
+    assert "anvil stopped" in proc.stdout and "report.html" in proc.stdout
     (demo_json,) = tmp_path.glob("31337/*/demo.json")
     result = DemoResult.model_validate(json.loads(demo_json.read_text()))
     assert result.seeded.positions == 40 and result.cycle.status == "done"
-    record_file = demo_json.with_name("recommendation.json")
-    record = CycleRecord.model_validate_json(record_file.read_text())
+    record = Report.model_validate_json(demo_json.with_name("report.json").read_text())
+    manifest = demo_json.with_name("manifest.json")
     assert not record.dry_run and record.cycle_id == result.cycle.cycle_id
     proposed = [a for a in record.recommendation.assets if a.proposed]
     # the demo replays the 2022 crash: the oracle moves something, and sends exactly what passed bounds and gate
@@ -41,7 +41,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     for update, rec in zip(result.applied, proposed, strict=True):
         assert rec.bounded is not None and update.new == rec.bounded.bounded != rec.bounded.current
         assert update.update_id == 1  # each asset's first update
-        assert update.report_hash == "0x" + hashlib.sha256(record_file.read_bytes()).hexdigest()
+        assert update.report_hash == "0x" + hashlib.sha256(manifest.read_bytes()).hexdigest()
     journal = Journal(tmp_path / "demo-journal.sqlite")
     assert [c["status"] for c in journal.cycles()] == ["done"]
     assert sorted(a.symbol for a in journal.attempts() if a.status == "mined") == sorted(result.cycle.sent)

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS cycles (
     dry_run INTEGER NOT NULL,
     status TEXT NOT NULL,             -- running, done, failed, abandoned
     report_hash TEXT,
-    detail TEXT
+    detail TEXT,
+    report TEXT                       -- report.json of the cycle (what `risk-oracle report` re-renders)
 );
 CREATE TABLE IF NOT EXISTS recommendations (
     cycle_id INTEGER NOT NULL REFERENCES cycles(id),
@@ -102,6 +103,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(cycles)")}
+        if "report" not in columns:  # a journal written before reports were stored
+            self._db.execute("ALTER TABLE cycles ADD COLUMN report TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -126,6 +130,16 @@ class Journal:
     def set_cycle_block(self, cycle_id: int, chain_id: int, block: int) -> None:
         with self._tx() as db:
             db.execute("UPDATE cycles SET chain_id = ?, block = ? WHERE id = ?", (chain_id, block, cycle_id))
+
+    def set_cycle_report(self, cycle_id: int, report_json: str) -> None:
+        """Store the cycle's ``report.json`` (before anything is sent)."""
+        with self._tx() as db:
+            db.execute("UPDATE cycles SET report = ? WHERE id = ?", (report_json, cycle_id))
+
+    def cycle_report(self, cycle_id: int) -> str | None:
+        """The stored ``report.json`` of a cycle, if it got that far."""
+        row = self._db.execute("SELECT report FROM cycles WHERE id = ?", (cycle_id,)).fetchone()
+        return None if row is None else row["report"]
 
     def finish_cycle(self, cycle_id: int, status: str, report_hash: str | None = None, detail: str = "") -> None:
         with self._tx() as db:

@@ -115,3 +115,9 @@ def explain(
 def explain_change(model: Model, previous: np.ndarray, current: np.ndarray, asset: str) -> AssetAttribution:
     """Attributions of the change of ``model``'s output from ``previous`` features to ``current`` ones."""
     return explain(model, current[None, :], previous[None, :], [asset])[0]
+
+
+def published_values(attributions: list[AssetAttribution]) -> np.ndarray:
+    """The attributions as an array (assets, features, outputs), in ``FEATURE_NAMES`` order."""
+    return np.array([[[a.outputs[j].contributions_bps[f] for j in range(len(OUTPUTS))] for f in FEATURE_NAMES]
+                     for a in attributions])

@@ -23,8 +23,9 @@ from oracle.policy.features import FEATURE_NAMES, AssetFeatures, tail_quantile
 BACKGROUND_DAYS = 30
 
 
-def _recent_vol(model: NeuralForecaster, candles: pd.DataFrame, days: int) -> pd.DataFrame:
-    """The model's forecasts (sigma, q99, regime) made on each of the last ``days`` days of ``candles``."""
+def recent_forecasts(model: NeuralForecaster, candles: pd.DataFrame, days: int) -> pd.DataFrame:
+    """The model's forecasts (sigma, q99, regime) made on each of the last ``days`` days of ``candles``, indexed by
+    the day they forecast (each from the history up to the day before)."""
     history = daily_history(candles)
     start = history.index[max(0, len(history) - days)]
     made = model.forecast(history, start)
@@ -33,7 +34,7 @@ def _recent_vol(model: NeuralForecaster, candles: pd.DataFrame, days: int) -> pd
         "sigma_1d": np.sqrt(made["variance"].to_numpy()),
         "tail_q99": [tail_quantile(d) for d in made["dof"]],
         "regime": regime.to_numpy(),
-    }).dropna()
+    }, index=made.index).dropna()
 
 
 def recent_background(
@@ -49,7 +50,7 @@ def recent_background(
         if model is None:
             continue
         try:
-            recent = _recent_vol(model, daily_candles(asset), days)
+            recent = recent_forecasts(model, daily_candles(asset), days)
         except (ValueError, KeyError, IndexError):
             continue  # too little history for the model: this asset adds only its current vector
         for _, day in recent.iterrows():

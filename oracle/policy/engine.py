@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from oracle.chain.snapshot import MarketSnapshot
 from oracle.config import Policy
-from oracle.explain.attribution import AssetAttribution, explain, explain_change
+from oracle.explain.attribution import AssetAttribution, Model, explain, explain_change
 from oracle.explain.background import recent_background
 from oracle.models.live import VolForecast
 from oracle.models.volatility import NeuralForecaster
@@ -60,6 +60,17 @@ class MarketRecommendation(BaseModel):
         raise KeyError(symbol)
 
 
+def policy_model(snapshot: MarketSnapshot, policy: Policy, calibration: Calibration) -> Model:
+    """The raw recommendation as a function of feature rows (bps of LTV, LT, LB): what SHAP explains."""
+    const = MarketConstants.from_policy(policy.risk, snapshot.close_factor_bps)
+    coef = calibration.coefficients
+
+    def model(rows: np.ndarray) -> np.ndarray:
+        return recommend_matrix(rows, coef, const)
+
+    return model
+
+
 def recommend_market(
     snapshot: MarketSnapshot,
     forecasts: tuple[VolForecast, ...],
@@ -77,12 +88,7 @@ def recommend_market(
     features = build_features(snapshot, forecasts, policy.risk)
     symbols = list(features)
     x = feature_matrix(features)
-    const = MarketConstants.from_policy(policy.risk, snapshot.close_factor_bps)
-    coef = calibration.coefficients
-
-    def model(rows: np.ndarray) -> np.ndarray:
-        return recommend_matrix(rows, coef, const)
-
+    model = policy_model(snapshot, policy, calibration)
     raw = model(x)
     attributions = explain(model, x, recent_background(snapshot, features, vol_model), symbols)
 

@@ -78,7 +78,7 @@ def market_shocks(snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...], 
                          seed=appetite.seed)
 
 
-def _params_arrays(params: list[RiskParams]) -> CascadeParams:
+def params_arrays(params: list[RiskParams]) -> CascadeParams:
     return CascadeParams.from_bps([p.liquidation_threshold for p in params], [p.liquidation_bonus for p in params])
 
 
@@ -96,13 +96,13 @@ def risk_gate(
 ) -> dict[str, GateDecision]:
     """Judge each proposed asset update (``proposed`` by symbol) against the current parameters."""
     supplied = market.supplied_collateral_usd
-    base = risk_metrics(run_cascade(market, _params_arrays(current), shocks), supplied)
+    base = risk_metrics(run_cascade(market, params_arrays(current), shocks), supplied)
     now_share = liquidatable_share(market, current)
     decisions: dict[str, GateDecision] = {}
     for symbol, params in proposed.items():
         trial = list(current)
         trial[symbols.index(symbol)] = params
-        after = risk_metrics(run_cascade(market, _params_arrays(trial), shocks), supplied)
+        after = risk_metrics(run_cascade(market, params_arrays(trial), shocks), supplied)
         after_share = liquidatable_share(market, trial)
         reason = ""
         riskier = after.bad_debt_es99_usd > base.bad_debt_es99_usd + ES_TOLERANCE

@@ -30,7 +30,7 @@ def test_dry_run_records_everything_and_sends_nothing(w3: Web3, seeded: Deployme
     before = governed_params(w3, seeded)
     result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports", live=False).run_cycle()
     assert result.status == "done" and result.sent == {} and set(result.not_sent.values()) == {"dry run"}
-    assert result.report_dir is not None and (result.report_dir / "recommendation.json").is_file()
+    assert result.report_dir is not None and (result.report_dir / "manifest.json").is_file()
     assert governed_params(w3, seeded) == before and journal.attempts() == []
     rows = journal.recommendations(result.cycle_id)
     assert {r["symbol"] for r in rows} == {a.symbol for a in seeded.assets}

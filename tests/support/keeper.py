@@ -15,8 +15,7 @@ from oracle.chain.reader import ChainSource
 from oracle.config import Policy
 from oracle.execution.journal import Journal
 from oracle.execution.submit import FeePolicy, Submitter
-from oracle.keeper import Keeper
-from oracle.models.store import load_model
+from oracle.keeper import Keeper, load_forecaster
 from oracle.policy.calibrate import load_calibration
 from oracle.policy.params import RiskParams
 
@@ -27,7 +26,8 @@ def build_keeper(w3: Web3, d: Deployment, policy: Policy, journal: Journal, repo
     source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
     submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), d.governor_contract(w3), journal,
                           FeePolicy(poll_s=0.05)) if live else None
-    return Keeper(source, policy, load_calibration(policy), load_model()[0], journal, reports_dir, submitter)
+    model, card = load_forecaster()
+    return Keeper(source, policy, load_calibration(policy), model, journal, reports_dir, submitter, card)
 
 
 def governed_params(w3: Web3, d: Deployment) -> dict[str, RiskParams]:

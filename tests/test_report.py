@@ -1,0 +1,183 @@
+"""Reports of real keeper cycles on anvil: complete directories, byte-identical re-renders, ``verify`` against the
+chain (and its failures on tampering or a hash that is not on chain), re-rendering from the journal, and the HTML
+in a real headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from web3 import Web3
+
+from oracle.chain.anvil import AnvilNode
+from oracle.chain.deploy import Deployment
+from oracle.cli import app
+from oracle.config import Policy
+from oracle.execution.journal import Journal
+from oracle.keeper import CycleResult
+from oracle.report.render import MANIFEST, SEAL, Seal, render_directory, render_files
+from oracle.report.schema import Report
+from oracle.report.verify import verify_directory
+from tests.support.browser import open_report
+from tests.support.keeper import build_keeper
+
+pytestmark = pytest.mark.anvil
+
+SCREENSHOTS = Path(__file__).parents[1] / "test-output"
+
+
+@dataclass
+class Cycles:
+    journal: Journal
+    reports: Path
+    dry: CycleResult
+    live: CycleResult
+
+
+@pytest.fixture(scope="module")
+def cycles(w3: Web3, seeded: Deployment, policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Cycles:
+    """A dry-run cycle, a block later a live one (which then explains the change since the first and lists it as a
+    past recommendation)."""
+    root = tmp_path_factory.mktemp("reports")
+    journal = Journal(root / "journal.sqlite")
+    keeper = build_keeper(w3, seeded, policy, journal, root / "reports")
+    dry = keeper.run_cycle(dry_run=True)
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    live = keeper.run_cycle(dry_run=False)
+    assert dry.status == "done" and live.status == "done" and live.sent, (dry, live)
+    return Cycles(journal, root / "reports", dry, live)
+
+
+def _report(directory: Path) -> Report:
+    return Report.model_validate_json((directory / "report.json").read_bytes())
+
+
+def test_a_cycle_writes_a_complete_report(cycles: Cycles) -> None:
+    assert cycles.live.report_dir is not None
+    directory = cycles.live.report_dir
+    report = _report(directory)
+    assets = [a.asset for a in report.recommendation.assets]
+    names = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
+    assert names == {"report.json", "report.md", "report.html", MANIFEST, SEAL, "charts/risk.png",
+                     "charts/cross_asset.png", "charts/vol.png", *(f"charts/shap_{a}.png" for a in assets)}
+    assert report.dry_run is False and report.cycle_id == cycles.live.cycle_id
+    seal = Seal.model_validate_json((directory / SEAL).read_text())
+    assert seal.report_hash == cycles.live.report_hash and seal.transactions == cycles.live.sent
+    md = (directory / "report.md").read_text()
+    for section in ("## Summary", "## Changes", "## Risk impact", "## Why: SHAP attributions per asset",
+                    "## Across assets", "## Forecast vs realised volatility", "## Inputs and freshness",
+                    "## Robustness", "## Model card", "## Past recommendations vs what happened"):
+        assert section in md
+    assert cycles.live.report_hash in md and all(tx in md for tx in cycles.live.sent.values())
+    # the second cycle explains the change since the first, and lists the first's recommendations with outcomes
+    assert all(a.since_last is not None for a in report.recommendation.assets)
+    assert {o.past.cycle_id for o in report.outcomes} == {cycles.dry.cycle_id}
+    assert report.robustness.max_second_gap_bps < 1.0 and report.robustness.max_additivity_error_bps < 1e-6
+    dry_md = (cycles.dry.report_dir / "report.md").read_text()  # type: ignore[operator]
+    assert "DRY RUN, nothing was sent" in dry_md
+
+
+def test_two_renders_of_the_same_report_are_byte_identical(cycles: Cycles, tmp_path: Path) -> None:
+    directory = cycles.live.report_dir
+    assert directory is not None
+    report = _report(directory)
+    seal = Seal.model_validate_json((directory / SEAL).read_text())
+    first, second = render_files(report, seal), render_files(report, seal)
+    assert first == second
+    assert render_directory(report, tmp_path / "again", seal) == cycles.live.report_hash
+    for name in [*first, MANIFEST, SEAL]:
+        assert (tmp_path / "again" / name).read_bytes() == (directory / name).read_bytes(), name
+
+
+def test_verify_passes_on_the_live_report_and_finds_its_hash_on_chain(cycles: Cycles, anvil: AnvilNode) -> None:
+    assert cycles.live.report_dir is not None
+    result = verify_directory(cycles.live.report_dir, anvil.url)
+    assert result.passed, result.checks
+    assert {c.name for c in result.checks} >= {"files", "seal", "render", "forecasts", "recommendation", "report",
+                                               "chain"}
+    chain = next(c for c in result.checks if c.name == "chain")
+    assert f"{len(cycles.live.sent)} ParametersUpdated" in chain.detail
+
+
+def _flip(path: Path, at: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    i = len(data) // 2 if at is None else at
+    data[i] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_verify_catches_a_changed_byte_in_any_file(cycles: Cycles, tmp_path: Path, anvil: AnvilNode) -> None:
+    source = cycles.live.report_dir
+    assert source is not None
+    names = sorted(p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file())
+    for name in names:
+        copy = tmp_path / name.replace("/", "_")
+        shutil.copytree(source, copy)
+        _flip(copy / name)
+        result = verify_directory(copy, anvil.url, rerun=False)
+        assert not result.passed, f"a changed byte in {name} went unnoticed"
+    # inside the seal block of the Markdown: the hash check ignores it, the seal check must not
+    copy = tmp_path / "seal_block"
+    shutil.copytree(source, copy)
+    md = copy / "report.md"
+    text = md.read_text()
+    real = cycles.live.report_hash
+    assert real is not None
+    md.write_text(text.replace(real, real[:-1] + ("1" if real[-1] != "1" else "2")))
+    assert text != md.read_text()
+    assert not verify_directory(copy, anvil.url).passed
+
+
+def test_verify_rejects_a_live_report_whose_hash_is_not_on_chain(cycles: Cycles, tmp_path: Path,
+                                                                 anvil: AnvilNode) -> None:
+    assert cycles.dry.report_dir is not None
+    dry = verify_directory(cycles.dry.report_dir, anvil.url)
+    assert dry.passed, dry.checks  # a dry run: nothing expected on chain
+    claimed = _report(cycles.dry.report_dir).model_copy(update={"dry_run": False})
+    assert any(a.proposed for a in claimed.recommendation.assets)
+    report_hash = render_directory(claimed, tmp_path / "claimed", None)
+    render_directory(claimed, tmp_path / "claimed", Seal(report_hash=report_hash, dry_run=False))
+    result = verify_directory(tmp_path / "claimed", anvil.url, rerun=False)
+    chain = next(c for c in result.checks if c.name == "chain")
+    assert not result.passed and not chain.passed and "not on chain" in chain.detail
+    assert all(c.passed for c in result.checks if c.name != "chain")  # the files themselves are consistent
+
+
+def test_report_command_rerenders_a_cycle_from_the_journal(cycles: Cycles, tmp_path: Path) -> None:
+    assert cycles.live.report_dir is not None
+    out = tmp_path / "rerendered"
+    run = CliRunner().invoke(app, ["report", "--cycle", str(cycles.live.cycle_id), "--journal",
+                                   str(cycles.journal.path), "--out", str(out)])
+    assert run.exit_code == 0, run.output
+    original = cycles.live.report_dir
+    for path in original.rglob("*"):
+        if path.is_file():
+            assert (out / path.relative_to(original)).read_bytes() == path.read_bytes(), path
+    missing = CliRunner().invoke(app, ["report", "--cycle", "999", "--journal", str(cycles.journal.path)])
+    assert missing.exit_code == 2 and "no cycle #999" in missing.output
+
+
+def test_verify_command_exit_codes(cycles: Cycles, tmp_path: Path, anvil: AnvilNode) -> None:
+    assert cycles.live.report_dir is not None
+    ok = CliRunner().invoke(app, ["verify", str(cycles.live.report_dir), "--rpc", anvil.url])
+    assert ok.exit_code == 0 and "verified" in ok.output, ok.output
+    copy = tmp_path / "tampered"
+    shutil.copytree(cycles.live.report_dir, copy)
+    _flip(copy / "charts" / "risk.png")
+    bad = CliRunner().invoke(app, ["verify", str(copy)])
+    assert bad.exit_code == 1 and "charts/risk.png changed" in bad.output, bad.output
+
+
+def test_the_html_report_renders_in_headless_chromium(cycles: Cycles) -> None:
+    assert cycles.live.report_dir is not None
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / "report.png"
+    page = open_report(cycles.live.report_dir / "report.html", shot)
+    assert page.errors == [] and page.console == [], (page.errors, page.console)
+    assert page.images == len(_report(cycles.live.report_dir).recommendation.assets) + 3
+    assert page.broken_images == []
+    assert page.title.startswith("Risk-parameter report") and "Summary" in page.headings
+    assert shot.stat().st_size > 50_000
