@@ -57,16 +57,16 @@ class Verification(BaseModel):
         return bool(self.checks) and all(c.passed for c in self.checks)
 
 
-def _differences(a: Any, b: Any, path: str = "") -> list[str]:
+def json_differences(a: Any, b: Any, path: str = "") -> list[str]:
     """Paths where two JSON trees differ (floats within tolerance agree)."""
     if isinstance(a, dict) and isinstance(b, dict):
         if a.keys() != b.keys():
             return [f"{path}: keys {sorted(set(a) ^ set(b))}"]
-        return [d for k in a for d in _differences(a[k], b[k], f"{path}.{k}")]
+        return [d for k in a for d in json_differences(a[k], b[k], f"{path}.{k}")]
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return [f"{path}: length {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in json_differences(x, y, f"{path}[{i}]")]
     if isinstance(a, float) or isinstance(b, float):
         if isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b, rel_tol=REL_TOL,
                                                                                        abs_tol=ABS_TOL):
@@ -78,7 +78,7 @@ def _differences(a: Any, b: Any, path: str = "") -> list[str]:
 def _compare(name: str, expected: BaseModel | tuple[BaseModel, ...], actual: Any) -> Check:
     dump = (lambda m: [x.model_dump(mode="json") for x in m]) if isinstance(expected, tuple) else \
         (lambda m: m.model_dump(mode="json"))
-    diffs = _differences(dump(expected), dump(actual))
+    diffs = json_differences(dump(expected), dump(actual))
     return Check(name=name, passed=not diffs,
                  detail="agrees" if not diffs else f"{len(diffs)} differences, first: " + "; ".join(diffs[:3]))
 
