@@ -177,11 +177,14 @@ def summarise(inputs: ReportInputs, recommendation: MarketRecommendation, risk: 
         if a.bounded is None:
             lines.append(f"{a.asset} is not governed by the risk governor; it is shown for information.")
             continue
-        ltv = a.attribution.output("LTV")
-        top_name, top_bps = ltv.top(1)[0]
-        why = (f"the model puts its LTV at {ltv.value_bps:.0f} bps against a recent-market base of "
-               f"{ltv.base_bps:.0f}, mostly from {FEATURE_SHORT[top_name]} ({top_bps:+.0f} bps; σ "
-               f"{a.features.sigma_1d:.1%}/day)")
+        # explain the parameter that moves most (or, when nothing moves, the one the model wants to move most)
+        k = max(range(3), key=lambda i: (abs(a.bounded.clamps[i].bounded - a.bounded.clamps[i].current),
+                                         abs(a.raw_bps[i] - a.bounded.clamps[i].current)))
+        out, clamp = a.attribution.outputs[k], a.bounded.clamps[k]
+        top_name, top_bps = out.top(1)[0]
+        why = (f"the model puts its {out.output} at {out.value_bps:.0f} bps (on chain {clamp.current}) against a "
+               f"recent-market base of {out.base_bps:.0f}, mostly from {FEATURE_SHORT[top_name]} ({top_bps:+.0f} bps; "
+               f"σ {a.features.sigma_1d:.1%}/day)")
         if a.proposed:
             moves = ", ".join(f"{c.param.label} {c.current}→{c.bounded} ({c.bounded - c.current:+d} bps)"
                               for c in a.bounded.clamps if c.bounded != c.current)
