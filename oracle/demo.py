@@ -143,7 +143,8 @@ def run_demo(
             console.print(f"{symbol}: not sent ({why})")
         console.print(f"journal {journal_path}: cycle #{cycle.cycle_id} {cycle.status}")
         if keep_running:
-            console.print(f"anvil keeps running at {node.url} (Ctrl-C stops it); try\n  risk-oracle recommend "
+            console.print(f"report {report_dir}/report.html; anvil keeps running at {node.url} (Ctrl-C stops it); "
+                          f"try\n  risk-oracle verify {report_dir} --rpc {node.url}\n  risk-oracle recommend "
                           f"--rpc {node.url} --deployment {report_dir}/deployment.json")
             while True:
                 time.sleep(3600)
