@@ -33,8 +33,7 @@ from oracle.config import load_policy
 from oracle.data.demo_prices import DEMO_WINDOW, load_demo_rounds, load_history
 from oracle.execution.journal import Journal
 from oracle.execution.submit import FeePolicy, Submitter
-from oracle.keeper import Keeper
-from oracle.models.store import load_model
+from oracle.keeper import Keeper, load_forecaster
 from oracle.policy.bounds import linked_rules_hold
 from oracle.policy.calibrate import load_calibration
 from oracle.policy.params import AssetBounds, Param, RiskParams
@@ -107,8 +106,9 @@ def main() -> None:
         source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
         submitter = Submitter(w3, keeper_tx.account, d.governor_contract(w3), journal,
                               FeePolicy(max_spend_per_day_eth=10.0))
-        keeper = Keeper(source, policy, load_calibration(policy), load_model()[0], journal, Path(tmp) / "reports",
-                        submitter)
+        model, card = load_forecaster()
+        keeper = Keeper(source, policy, load_calibration(policy), model, journal, Path(tmp) / "reports",
+                        submitter, card)
         started, baseline, statuses = time.monotonic(), None, {}
         for i in range(args.cycles):
             w3.provider.make_request("evm_increaseTime", [step_s])  # type: ignore[arg-type]

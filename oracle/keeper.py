@@ -70,6 +70,11 @@ class Keeper:
     submitter: Submitter | None = None  # None: dry runs only
     model_card: ModelCard | None = None  # the model's training metadata, for the report
 
+    def __post_init__(self) -> None:
+        if self.model is not None and self.model_card is None:
+            raise OracleError("a keeper with a volatility model needs its card (see load_forecaster): the report "
+                              "must name the model that made its forecasts")
+
     def _previous_features(self) -> dict[str, AssetFeatures] | None:
         """The features of the last completed cycle, for the since-last-cycle explanation."""
         done = [c for c in self.journal.cycles() if c["status"] == "done"]

@@ -17,8 +17,7 @@ from oracle.chain.tx import TxSender
 from oracle.cli import app
 from oracle.config import Policy
 from oracle.execution.journal import Journal
-from oracle.keeper import Keeper
-from oracle.models.store import load_model
+from oracle.keeper import Keeper, load_forecaster
 from oracle.policy.calibrate import load_calibration
 from tests.support.keeper import build_keeper, governed_params
 
@@ -83,7 +82,8 @@ def test_a_dead_rpc_fails_the_cycle_and_journals_it(seeded: Deployment, policy: 
     dead = make_web3("http://127.0.0.1:9", timeout_s=0.5)  # nothing listens on the discard port
     source = ChainSource(dead, NativeMarketAdapter(seeded.market), seeded.governor, seeded.multicall,
                          policy.snapshot)
-    keeper = Keeper(source, policy, load_calibration(policy), load_model()[0], journal, tmp_path / "r", None)
+    model, card = load_forecaster()
+    keeper = Keeper(source, policy, load_calibration(policy), model, journal, tmp_path / "r", None, card)
     result = keeper.run_cycle()
     assert result.status == "failed" and "RpcError" in result.detail
     assert [c["status"] for c in journal.cycles()] == ["failed"]

@@ -22,8 +22,7 @@ from oracle.config import Policy
 from oracle.data.demo_prices import load_demo_rounds
 from oracle.execution.journal import Journal
 from oracle.execution.submit import FeePolicy, Submitter
-from oracle.keeper import Keeper
-from oracle.models.store import load_model
+from oracle.keeper import Keeper, load_forecaster
 from oracle.policy.calibrate import load_calibration
 from tests.support.rpc_proxy import RpcProxy
 
@@ -45,7 +44,8 @@ def test_node_killed_mid_cycle_and_restarted(policy: Policy, tmp_path: Path) -> 
         source = ChainSource(via, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
         submitter = Submitter(via, Account.from_key(ANVIL_KEEPER_KEY),
                               contract_at(via, "RiskParameterGovernor", d.governor), journal, FeePolicy(poll_s=0.05))
-        keeper = Keeper(source, policy, load_calibration(policy), load_model()[0], journal, tmp_path / "r", submitter)
+        model, card = load_forecaster()
+        keeper = Keeper(source, policy, load_calibration(policy), model, journal, tmp_path / "r", submitter, card)
         sent = keeper.run_cycle(dry_run=False)
         assert sent.status == "done" and sent.sent
         after_first = {a.symbol: read_governed_asset(d.governor_contract(w3), d.market_contract(w3), a.token).params
