@@ -14,6 +14,7 @@ from web3 import Web3
 
 from oracle.chain.anvil import AnvilNode
 from oracle.chain.deploy import Deployment
+from oracle.chain.tx import TxSender, contract_at
 from oracle.cli import app
 from oracle.config import Policy
 from oracle.execution.journal import Journal
@@ -35,20 +36,43 @@ class Cycles:
     reports: Path
     dry: CycleResult
     live: CycleResult
+    liquidated_weth: int
+
+
+def _crash_and_liquidate(w3: Web3, d: Deployment, owner: TxSender, symbol: str, positions: list[str]) -> int:
+    """Drop ``symbol``'s feed by 25 % and liquidate every position that became liquidatable; returns how many."""
+    asset = next(a for a in d.assets if a.symbol == symbol)
+    feed = contract_at(w3, "PriceFeed", asset.feed)
+    (_, answer, *_rest) = feed.functions.latestRoundData().call()
+    owner.transact(feed.functions.updateAnswer(answer * 3 // 4))
+    market, stable = d.market_contract(w3), contract_at(w3, "TestToken", d.stable)
+    budget = 10**12 * 10**d.stable_decimals
+    owner.transact(stable.functions.mint(owner.address, budget))
+    owner.transact(stable.functions.approve(d.market, budget))
+    liquidated = 0
+    for account in positions:
+        if market.functions.healthFactor(account).call() < 10**18:
+            owner.transact(market.functions.liquidate(account, asset.token, budget))
+            liquidated += 1
+    return liquidated
 
 
 @pytest.fixture(scope="module")
-def cycles(w3: Web3, seeded: Deployment, policy: Policy, tmp_path_factory: pytest.TempPathFactory) -> Cycles:
-    """A dry-run cycle, a block later a live one (which then explains the change since the first and lists it as a
-    past recommendation)."""
+def cycles(w3: Web3, seeded: Deployment, policy: Policy, owner: TxSender,
+           tmp_path_factory: pytest.TempPathFactory) -> Cycles:
+    """A dry-run cycle; then WETH falls 25 % and the positions it breaks are liquidated; then a live cycle, which
+    explains the change since the first and lists the first's recommendations with the liquidations since."""
     root = tmp_path_factory.mktemp("reports")
     journal = Journal(root / "journal.sqlite")
     keeper = build_keeper(w3, seeded, policy, journal, root / "reports")
     dry = keeper.run_cycle(dry_run=True)
-    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert dry.report_dir is not None
+    borrowers = [p.account for p in _report(dry.report_dir).inputs.snapshot.positions if p.debt > 0]
+    liquidated = _crash_and_liquidate(w3, seeded, owner, "WETH", borrowers)
+    assert liquidated > 0
     live = keeper.run_cycle(dry_run=False)
     assert dry.status == "done" and live.status == "done" and live.sent, (dry, live)
-    return Cycles(journal, root / "reports", dry, live)
+    return Cycles(journal, root / "reports", dry, live, liquidated)
 
 
 def _report(directory: Path) -> Report:
@@ -75,6 +99,8 @@ def test_a_cycle_writes_a_complete_report(cycles: Cycles) -> None:
     # the second cycle explains the change since the first, and lists the first's recommendations with outcomes
     assert all(a.since_last is not None for a in report.recommendation.assets)
     assert {o.past.cycle_id for o in report.outcomes} == {cycles.dry.cycle_id}
+    since = {o.past.asset: o.past.liquidations_since for o in report.outcomes}
+    assert since == {a.asset: cycles.liquidated_weth if a.asset == "WETH" else 0 for a in report.recommendation.assets}
     assert report.robustness.max_second_gap_bps < 1.0 and report.robustness.max_additivity_error_bps < 1e-6
     dry_md = (cycles.dry.report_dir / "report.md").read_text()  # type: ignore[operator]
     assert "DRY RUN, nothing was sent" in dry_md

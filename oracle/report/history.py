@@ -18,7 +18,7 @@ from oracle.policy.engine import AssetRecommendation
 from oracle.report.schema import PastRecommendation
 
 PAST_CYCLES = 5
-LIQUIDATED_TOPIC = "0x" + Web3.keccak(text="Liquidated(address,address,address,uint256,uint256)").hex().removeprefix("0x")
+LIQUIDATED_TOPIC = Web3.keccak(text="Liquidated(address,address,address,uint256,uint256)").to_0x_hex()
 
 
 def _liquidations_by_asset(w3: Web3, market: str, from_block: int, to_block: int) -> Counter[str]:

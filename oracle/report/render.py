@@ -108,7 +108,8 @@ def _inputs_rows(report: Report) -> list[dict[str, Any]]:
     for a, f in zip(snap.assets, report.inputs.forecasts, strict=True):
         first = a.history[0].updated_at if a.history else a.price_updated_at
         rows.append({
-            "asset": a.symbol, "feed": a.feed, "price": f"{a.price_usd:,.4g}" if a.price_usd < 1 else f"{a.price_usd:,.2f}",
+            "asset": a.symbol, "feed": a.feed,
+            "price": f"{a.price_usd:,.4g}" if a.price_usd < 1 else f"{a.price_usd:,.2f}",
             "updated": _utc(a.price_updated_at), "age": a.staleness_s, "max_age": max_age,
             "fresh": a.staleness_s <= max_age, "rounds": len(a.history),
             "span_days": f"{(a.price_updated_at - first) / 86_400:.0f}", "source": f.source, "reason": f.reason,

@@ -10,7 +10,9 @@ Checks, each reported with its outcome:
 4. **pipeline**: with the model whose weights the report names, the forecasts, the recommendation (bounds, gate,
    SHAP) and the rest of the report are rebuilt from ``report.json``'s inputs and agree;
 5. **chain** (with ``--rpc``): the governor emitted ``ParametersUpdated`` with this report hash in each listed
-   transaction; a live report that proposed updates must have its hash on chain; a dry run must not.
+   transaction, with the parameters the report shows; a live report that proposed updates must have its hash on
+   chain; a dry run must not. Events are searched from the report's block to the updates' expiry
+   (``validUntil`` = block time + the policy's ``valid_for_s``), when the last of them could have applied.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from oracle.report.schema import Report
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-6  # bps and USD figures from floating-point sums: far below what any table shows
+LOG_CHUNK = 2_000  # blocks per eth_getLogs request
 
 
 class Check(BaseModel):
@@ -140,14 +143,33 @@ def _check_pipeline(report: Report, model_path: Path | None) -> list[Check]:
     return checks
 
 
+def _last_valid_block(w3: Web3, first: int, valid_until: int) -> int:
+    """The last block at or before ``valid_until`` (the updates' expiry: no later block can apply one), found by
+    bisection over block timestamps, so the event scan stays within what providers serve."""
+    lo, hi = first, int(w3.eth.block_number)
+    if int(w3.eth.get_block(hi)["timestamp"]) <= valid_until:
+        return hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if int(w3.eth.get_block(mid)["timestamp"]) <= valid_until:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def _check_chain(report: Report, report_hash: str, seal: Seal | None, rpc: str) -> Check:
     w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30}))
     if w3.eth.chain_id != report.chain_id:
         return Check(name="chain", passed=False, detail=f"node is chain {w3.eth.chain_id}, report is {report.chain_id}")
     governor = contract_at(w3, "RiskParameterGovernor", report.governor)
-    events = governor.events.ParametersUpdated().get_logs(from_block=report.block_number)
-    carrying = {e["transactionHash"].to_0x_hex(): e for e in events
-                if "0x" + bytes(e["args"]["reportHash"]).hex() == report_hash}
+    last = _last_valid_block(w3, report.block_number, report.block_timestamp + report.inputs.policy.update.valid_for_s)
+    carrying: dict[str, Any] = {}
+    for start in range(report.block_number, last + 1, LOG_CHUNK):
+        end = min(last, start + LOG_CHUNK - 1)
+        for e in governor.events.ParametersUpdated().get_logs(from_block=start, to_block=end):
+            if "0x" + bytes(e["args"]["reportHash"]).hex() == report_hash:
+                carrying[e["transactionHash"].to_0x_hex()] = e
     proposed = [a.asset for a in report.recommendation.assets if a.proposed]
     if report.dry_run:
         return Check(name="chain", passed=not carrying,

@@ -49,7 +49,7 @@ def correlation(snapshot: MarketSnapshot) -> np.ndarray:
     fewer than ``MIN_CORRELATION_DAYS`` are shared."""
     n = len(snapshot.assets)
     closes = [daily_candles(a)["close"].rename(a.symbol) for a in snapshot.assets]
-    frame = np.log(pd.concat(closes, axis=1).dropna()).diff().dropna()
+    frame = np.log(pd.concat(closes, axis=1, sort=True).dropna()).diff().dropna()
     if n == 1:
         return np.eye(1)
     if len(frame) < MIN_CORRELATION_DAYS:
