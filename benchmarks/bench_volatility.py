@@ -5,6 +5,7 @@ before each refit date only (expanding window), so no forecast sees its own futu
 2021-05, 2022-05, 2022-11) are scored only when they fall after ``--from``.
 
 Usage: python benchmarks/bench_volatility.py [--data-dir ../shared/data] [--from DATE] [--refit-days 182]
+       [--ensemble N]
 The last line printed is one JSON object of the figures.
 """
 
@@ -14,12 +15,14 @@ import argparse
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from oracle.models.evaluate import default_start, load_daily, score, walk_forward
+from oracle.models.volatility import HyperParams
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,17 +32,21 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--from", dest="start", default=None, help="first forecast day (default: last 20 %%)")
     parser.add_argument("--refit-days", type=int, default=182)
+    parser.add_argument("--ensemble", type=int, default=HyperParams().ensemble,
+                        help="networks per fit (default: the committed model's)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
     histories = load_daily(args.data_dir)
     start = pd.Timestamp(args.start, tz="UTC") if args.start else default_start(histories)
-    forecasts = walk_forward(histories, start, refit_days=args.refit_days,
+    hp = replace(HyperParams(), ensemble=args.ensemble)
+    forecasts = walk_forward(histories, start, refit_days=args.refit_days, hp=hp,
                              on_refit=lambda d: print(f"refit at {d.date()}", flush=True))
     table = score(forecasts)
     pd.set_option("display.width", 200)
     print(table.round(4).to_string(index=False))
     result: dict[str, object] = {"bench": "volatility", "from": str(start.date()), "refit_days": args.refit_days,
+                                 "ensemble": hp.ensemble,
                                  "seconds": round(time.perf_counter() - started, 1), "assets": {}}
     for asset, rows in table.groupby("asset"):
         by = rows.set_index("model")

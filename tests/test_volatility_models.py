@@ -3,6 +3,7 @@ shapes, determinism, no look-ahead, baselines against independent computations, 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,31 @@ def test_regime_label_is_fitted_in_sample_and_ordered(histories) -> None:
     later.iloc[400:, :] *= 3.0
     cut = histories["eth"].index[399]
     pd.testing.assert_series_equal(features(later, regime)["regime"].loc[:cut], frame["regime"].loc[:cut])
+
+
+def test_ensemble_averages_its_members_variances_and_round_trips(histories, tmp_path: Path) -> None:
+    """An ensemble of k networks (seeds seed, seed + 1, ...) forecasts the mean of its members' variances and
+    dofs; its first member is the one-network model of the same seed; its artifact holds k weight sets; a
+    one-network artifact of the earlier format still loads."""
+    torch.set_num_threads(1)
+    h = histories["eth"]
+    pair = NeuralForecaster(replace(SMALL, ensemble=2)).fit_pooled(histories)
+    single = NeuralForecaster(replace(SMALL, ensemble=1)).fit_pooled(histories)
+    members = []
+    for net in pair.nets:
+        member = NeuralForecaster(replace(SMALL, ensemble=1))
+        member.nets, member.regime = [net], pair.regime
+        members.append(member.forecast(h, h.index[200]))
+    both = pair.forecast(h, h.index[200])
+    pd.testing.assert_frame_equal(members[0], single.forecast(h, h.index[200]))
+    assert not np.allclose(members[0]["variance"], members[1]["variance"])  # different seeds, different nets
+    np.testing.assert_allclose(both["variance"], (members[0]["variance"] + members[1]["variance"]) / 2, rtol=1e-5)
+    np.testing.assert_allclose(both["dof"], (members[0]["dof"] + members[1]["dof"]) / 2, rtol=1e-5)
+    assert len(pair.state()["weights"]) == 2  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(NeuralForecaster.from_state(pair.state()).forecast(h, h.index[200]), both)
+    old = single.state()
+    old["weights"] = old["weights"][0]  # type: ignore[index]
+    old["hp"] = {k: v for k, v in old["hp"].items() if k != "ensemble"}  # type: ignore[union-attr]
+    pd.testing.assert_frame_equal(NeuralForecaster.from_state(old).forecast(h, h.index[200]), members[0])
+    with pytest.raises(ValueError, match="2 networks"):
+        NeuralForecaster.from_state({**pair.state(), "hp": {**pair.state()["hp"], "ensemble": 3}})  # type: ignore[dict-item]

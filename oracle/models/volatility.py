@@ -42,6 +42,7 @@ class HyperParams:
     weight_decay: float = 1e-4
     nll_weight: float = 0.2
     seed: int = 1234
+    ensemble: int = 3  # networks trained with seeds seed, seed + 1, ...; forecasts average their variances
 
 
 class RegimeModel:
@@ -146,7 +147,7 @@ class NeuralForecaster:
 
     def __init__(self, hp: HyperParams | None = None) -> None:
         self.hp = hp or HyperParams()
-        self.net: _Net | None = None
+        self.nets: list[_Net] = []
         self.regime: RegimeModel | None = None
         self.train_loss: list[float] = []
 
@@ -166,19 +167,27 @@ class NeuralForecaster:
         return tuple(cat)
 
     def fit_pooled(self, histories: dict[str, pd.DataFrame]) -> Self:
-        """Train on every asset's history (each a ``daily_history`` frame)."""
-        torch.manual_seed(self.hp.seed)
+        """Train on every asset's history (each a ``daily_history`` frame): ``hp.ensemble`` networks, each from
+        its own seed; ``train_loss`` is their mean per epoch."""
         np.random.seed(self.hp.seed)
         self.regime = RegimeModel().fit([features(h) for h in histories.values()], self.hp.seed)
         x, proxy, ret, level = self._samples(histories)
         if len(x) == 0:
             raise ValueError("not enough history to train")
-        net = _Net(len(FEATURES), self.hp.hidden, self.hp.arch)
-        opt = torch.optim.AdamW(net.parameters(), lr=self.hp.lr, weight_decay=self.hp.weight_decay)
         log_proxy = torch.log(proxy) - level
         scaled_r = ret / torch.exp(level / 2)
-        gen = torch.Generator().manual_seed(self.hp.seed)
-        self.train_loss = []
+        members = [self._train_one(x, log_proxy, scaled_r, self.hp.seed + k) for k in range(self.hp.ensemble)]
+        self.nets = [net for net, _ in members]
+        self.train_loss = [float(np.mean(epoch)) for epoch in zip(*(losses for _, losses in members), strict=True)]
+        return self
+
+    def _train_one(self, x: torch.Tensor, log_proxy: torch.Tensor, scaled_r: torch.Tensor, seed: int
+                   ) -> tuple[_Net, list[float]]:
+        torch.manual_seed(seed)
+        net = _Net(len(FEATURES), self.hp.hidden, self.hp.arch)
+        opt = torch.optim.AdamW(net.parameters(), lr=self.hp.lr, weight_decay=self.hp.weight_decay)
+        gen = torch.Generator().manual_seed(seed)
+        losses = []
         for _ in range(self.hp.epochs):
             order = torch.randperm(len(x), generator=gen)
             total = 0.0
@@ -196,27 +205,34 @@ class NeuralForecaster:
                 nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 opt.step()
                 total += float(loss.detach()) * len(idx)
-            self.train_loss.append(total / len(x))
-        self.net = net.eval()
-        return self
+            losses.append(total / len(x))
+        return net.eval(), losses
+
+    def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Relative log variance and dof per window: the members' variances averaged (not their logs: QLIKE
+        punishes an under-forecast more than an over-forecast), their dofs averaged."""
+        if not self.nets:
+            raise RuntimeError("fit or load first")
+        with torch.no_grad():
+            outs = [net(torch.from_numpy(x)) for net in self.nets]
+        m = torch.logsumexp(torch.stack([o[0] for o in outs]), dim=0) - math.log(len(outs))
+        dof = torch.stack([o[1] for o in outs]).mean(0)
+        return m.numpy(), dof.numpy()
 
     def fit(self, history: pd.DataFrame) -> Self:
         return self.fit_pooled({"asset": history})
 
     # ------------------------------------------------------------------ forecasting
     def forecast(self, history: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
-        if self.net is None:
-            raise RuntimeError("fit or load first")
         feat = features(history, self.regime)
         x, ends = _windows(feat, self.hp.seq_len)
-        with torch.no_grad():
-            m, dof = self.net(torch.from_numpy(x))
+        m, dof = self._predict(x)
         level = feat["level"].to_numpy()[self.hp.seq_len - 1 :]
         # the sequence ending on day t forecasts day t + 1 (the last one has no target day in the history)
         nxt = history.index.get_indexer(ends) + 1
         keep = nxt < len(history)
         out = pd.DataFrame(
-            {"variance": np.exp(m.numpy()[keep] + level[keep]), "dof": dof.numpy()[keep].astype(float)},
+            {"variance": np.exp(m[keep] + level[keep]), "dof": dof[keep].astype(float)},
             index=history.index[nxt[keep]],
         )
         for q in QUANTILES:
@@ -225,15 +241,12 @@ class NeuralForecaster:
 
     def predict_next(self, history: pd.DataFrame) -> tuple[float, float]:
         """Variance and Student-t dof for the day after the last day of ``history``."""
-        if self.net is None:
-            raise RuntimeError("fit or load first")
         feat = features(history, self.regime)
         x, _ends = _windows(feat, self.hp.seq_len)
         if len(x) == 0:
             raise ValueError(f"need at least {MIN_HISTORY + self.hp.seq_len} days of history")
         level = feat["level"].iloc[-1]
-        with torch.no_grad():
-            m, dof = self.net(torch.from_numpy(x[-1:]))
+        m, dof = self._predict(x[-1:])
         return float(np.exp(float(m[0]) + level)), float(dof[0])
 
     def regime_labels(self, history: pd.DataFrame) -> pd.Series:
@@ -249,9 +262,9 @@ class NeuralForecaster:
     # ------------------------------------------------------------------ persistence
     def state(self) -> dict[str, object]:
         """Weights, regime centroids and hyper-parameters, for ``torch.save``."""
-        if self.net is None or self.regime is None or self.regime.centroids is None:
+        if not self.nets or self.regime is None or self.regime.centroids is None:
             raise RuntimeError("nothing to save")
-        return {"hp": asdict(self.hp), "features": list(FEATURES), "weights": self.net.state_dict(),
+        return {"hp": asdict(self.hp), "features": list(FEATURES), "weights": [n.state_dict() for n in self.nets],
                 "regime_centroids": self.regime.centroids.tolist()}
 
     @classmethod
@@ -259,9 +272,14 @@ class NeuralForecaster:
         """Rebuild from ``state()``; refuses a feature set that differs from this code's."""
         if list(state["features"]) != list(FEATURES):  # type: ignore[arg-type]
             raise ValueError(f"artifact features {state['features']} != code features {list(FEATURES)}")
-        model = cls(HyperParams(**state["hp"]))  # type: ignore[arg-type]
-        model.net = _Net(len(FEATURES), model.hp.hidden, model.hp.arch)
-        model.net.load_state_dict(state["weights"])  # type: ignore[arg-type]
+        model = cls(HyperParams(**{"ensemble": 1, **state["hp"]}))  # type: ignore[dict-item]
+        weights = state["weights"]
+        members = weights if isinstance(weights, list) else [weights]  # one network: a single state dict
+        if len(members) != model.hp.ensemble:
+            raise ValueError(f"artifact has {len(members)} networks, its hyper-parameters say {model.hp.ensemble}")
+        for member in members:
+            net = _Net(len(FEATURES), model.hp.hidden, model.hp.arch)
+            net.load_state_dict(member)
+            model.nets.append(net.eval())
         model.regime = RegimeModel(np.array(state["regime_centroids"]))
-        model.net.eval()
         return model
