@@ -431,7 +431,9 @@ def fork(
             journal_path.unlink(missing_ok=True)
             journal = Journal(journal_path)
             submitter = NodeSignedSubmitter(w3, keeper_address, governor, journal, settings.execution)
-            keeper = Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter, card)
+            # a fork's reports carry the real chain's id: keep them apart from the real chain's
+            keeper = Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir / "fork", submitter,
+                            card)
             start = read_snapshot(source)
             assets = {a.symbol: a.address for a in start.assets}
             before = {a.symbol: a.params for a in start.assets}

@@ -36,3 +36,5 @@ def test_fork_rehearses_a_live_cycle_without_touching_the_chain(
     after = {a.symbol: read_governed_asset(governor, market, a.token).params for a in deployment.assets}
     assert after == before and w3.eth.block_number == block, "the forked chain must not change"
     assert (tmp_path / "reports" / "fork-journal.sqlite").is_file()
+    (report_dir,) = (tmp_path / "reports" / "fork" / "31337").iterdir()  # apart from the real chain's reports
+    assert (report_dir / "manifest.json").is_file() and not (tmp_path / "reports" / "31337").exists()
