@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,7 +33,7 @@ CREATE TABLE IF NOT EXISTS cycles (
     status TEXT NOT NULL,             -- running, done, failed, abandoned
     report_hash TEXT,
     detail TEXT,
-    report TEXT                       -- report.json of the cycle (what `risk-oracle report` re-renders)
+    report BLOB                       -- report.json of the cycle, zlib-compressed (`risk-oracle report`)
 );
 CREATE TABLE IF NOT EXISTS recommendations (
     cycle_id INTEGER NOT NULL REFERENCES cycles(id),
@@ -105,7 +106,7 @@ class Journal:
         self._db.executescript(SCHEMA)
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(cycles)")}
         if "report" not in columns:  # a journal written before reports were stored
-            self._db.execute("ALTER TABLE cycles ADD COLUMN report TEXT")
+            self._db.execute("ALTER TABLE cycles ADD COLUMN report BLOB")
 
     def close(self) -> None:
         self._db.close()
@@ -132,14 +133,15 @@ class Journal:
             db.execute("UPDATE cycles SET chain_id = ?, block = ? WHERE id = ?", (chain_id, block, cycle_id))
 
     def set_cycle_report(self, cycle_id: int, report_json: str) -> None:
-        """Store the cycle's ``report.json`` (before anything is sent)."""
+        """Store the cycle's ``report.json`` (before anything is sent), compressed: the snapshot in it makes a few
+        hundred KB that zlib shrinks about sixfold, and a daemon writes one per cycle."""
         with self._tx() as db:
-            db.execute("UPDATE cycles SET report = ? WHERE id = ?", (report_json, cycle_id))
+            db.execute("UPDATE cycles SET report = ? WHERE id = ?", (zlib.compress(report_json.encode()), cycle_id))
 
     def cycle_report(self, cycle_id: int) -> str | None:
         """The stored ``report.json`` of a cycle, if it got that far."""
         row = self._db.execute("SELECT report FROM cycles WHERE id = ?", (cycle_id,)).fetchone()
-        return None if row is None else row["report"]
+        return None if row is None or row["report"] is None else zlib.decompress(row["report"]).decode()
 
     def finish_cycle(self, cycle_id: int, status: str, report_hash: str | None = None, detail: str = "") -> None:
         with self._tx() as db:

@@ -166,13 +166,14 @@ def summarise(inputs: ReportInputs, recommendation: MarketRecommendation, risk: 
     snapshot = inputs.snapshot
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(snapshot.block_timestamp))
     proposed = [a for a in recommendation.assets if a.proposed]
-    lines = [
-        f"Chain {snapshot.chain_id}, block {snapshot.block_number} ({stamp}): {len(proposed)} of "
-        f"{len(recommendation.assets)} assets get new parameters"
-        + (" (dry run: nothing was sent)." if dry_run else ", submitted to the governor with this report's hash.")
-    ]
+    head = f"Chain {snapshot.chain_id}, block {snapshot.block_number} ({stamp}): "
     if snapshot.paused:
-        lines.append("The governor is paused by the guardian: nothing is proposed until it is unpaused.")
+        lines = [head + "the governor is paused by the guardian, so nothing is proposed until it is unpaused; "
+                 "below is what the oracle would do."]
+    else:
+        lines = [head + f"{len(proposed)} of {len(recommendation.assets)} assets get new parameters"
+                 + (" (dry run: nothing was sent)." if dry_run else
+                    ", submitted to the governor with this report's hash.")]
     for a in recommendation.assets:
         if a.bounded is None:
             lines.append(f"{a.asset} is not governed by the risk governor; it is shown for information.")

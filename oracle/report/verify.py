@@ -170,7 +170,8 @@ def _check_chain(report: Report, report_hash: str, seal: Seal | None, rpc: str) 
         for e in governor.events.ParametersUpdated().get_logs(from_block=start, to_block=end):
             if "0x" + bytes(e["args"]["reportHash"]).hex() == report_hash:
                 carrying[e["transactionHash"].to_0x_hex()] = e
-    proposed = [a.asset for a in report.recommendation.assets if a.proposed]
+    # a paused governor takes nothing: a live report made while paused proposes nothing on chain
+    proposed = [] if report.inputs.snapshot.paused else [a.asset for a in report.recommendation.assets if a.proposed]
     if report.dry_run:
         return Check(name="chain", passed=not carrying,
                      detail="dry run: no event carries the hash, as expected" if not carrying
@@ -186,6 +187,10 @@ def _check_chain(report: Report, report_hash: str, seal: Seal | None, rpc: str) 
         if expected is None or update.new != expected.bounded:
             problems.append(f"{asset}: chain applied {update.new}, the report proposed "
                             f"{expected.bounded if expected else None}")
+    unlisted = sorted(set(carrying) - set(listed.values()))
+    if unlisted:
+        problems.append(f"{len(unlisted)} transaction(s) carrying the hash are missing from the seal (first "
+                        f"{unlisted[0][:12]}…): re-render with `risk-oracle report --cycle {report.cycle_id}`")
     if proposed and not carrying:
         problems.append(f"report hash {report_hash[:18]}… is not on chain (no ParametersUpdated event carries it)")
     if problems:

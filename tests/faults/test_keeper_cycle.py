@@ -18,6 +18,7 @@ from oracle.cli import app
 from oracle.config import Policy
 from oracle.execution.journal import Journal
 from oracle.keeper import Keeper, load_forecaster
+from oracle.report.verify import verify_directory
 from oracle.policy.calibrate import load_calibration
 from tests.support.keeper import build_keeper, governed_params
 
@@ -63,6 +64,11 @@ def test_a_paused_governor_gets_no_proposal(w3: Web3, seeded: Deployment, policy
     result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports").run_cycle(dry_run=False)
     assert result.status == "paused" and "paused" in result.detail and result.sent == {}
     assert governed_params(w3, seeded) == before and journal.attempts() == []
+    # the cycle still reports what it would do, says why nothing went out, and the report verifies on chain
+    assert result.report_dir is not None
+    assert "the governor is paused" in (result.report_dir / "report.md").read_text()
+    verification = verify_directory(result.report_dir, w3.provider.endpoint_uri, rerun=False)  # type: ignore[attr-defined]
+    assert verification.passed, verification.checks
 
 
 def test_a_stale_feed_stops_the_cycle_with_its_reason(w3: Web3, seeded: Deployment, policy: Policy,
