@@ -79,6 +79,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--warmup", type=int, default=20, help="cycles before the RSS baseline")
     args = parser.parse_args()
+    args.warmup = min(args.warmup, max(1, args.cycles // 2))  # a short run still has a baseline
     torch.set_num_threads(2)
     policy = load_policy()
     step_s = int(args.hours * 3600)
