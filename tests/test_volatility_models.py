@@ -193,3 +193,12 @@ def test_ensemble_averages_its_members_variances_and_round_trips(histories, tmp_
     pd.testing.assert_frame_equal(NeuralForecaster.from_state(old).forecast(h, h.index[200]), members[0])
     with pytest.raises(ValueError, match="2 networks"):
         NeuralForecaster.from_state({**pair.state(), "hp": {**pair.state()["hp"], "ensemble": 3}})  # type: ignore[dict-item]
+
+
+def test_stress_weight_changes_training_only_when_set(histories) -> None:
+    """``stress_weight`` reweights QLIKE by the regime label: 0 trains exactly as before, > 0 differently."""
+    torch.set_num_threads(1)
+    plain = NeuralForecaster(replace(SMALL, ensemble=1)).fit_pooled(histories)
+    zero = NeuralForecaster(replace(SMALL, ensemble=1, stress_weight=0.0)).fit_pooled(histories)
+    weighted = NeuralForecaster(replace(SMALL, ensemble=1, stress_weight=3.0)).fit_pooled(histories)
+    assert zero.train_loss == plain.train_loss and weighted.train_loss != plain.train_loss

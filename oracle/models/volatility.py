@@ -27,6 +27,7 @@ from oracle.models.base import QUANTILES
 FEATURES = ("r", "abs_r", "gk", "pk", "gk5", "gk22", "ewma", "drawdown", "regime")
 LEVEL_WINDOW = 365  # days of the trailing mean used as the per-asset level
 MIN_HISTORY = LEVEL_WINDOW // 4  # days before a first forecast is possible
+REGIME = FEATURES.index("regime")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class HyperParams:
     nll_weight: float = 0.2
     seed: int = 1234
     ensemble: int = 3  # networks trained with seeds seed, seed + 1, ...; forecasts average their variances
+    stress_weight: float = 0.0  # QLIKE weight of a sample = 1 + stress_weight x its regime label (0, 0.5, 1)
 
 
 class RegimeModel:
@@ -195,6 +197,9 @@ class NeuralForecaster:
                 idx = order[i : i + self.hp.batch_size]
                 m, dof = net(x[idx])
                 q = torch.exp(log_proxy[idx] - m) + m - log_proxy[idx] - 1  # QLIKE in log space
+                if self.hp.stress_weight:
+                    w = 1 + self.hp.stress_weight * x[idx, -1, REGIME]
+                    q = q * w / w.mean()
                 # Student-t NLL of the return with unit-variance scaling; the variance is QLIKE's job
                 z2 = scaled_r[idx] ** 2 / torch.exp(m.detach()) * dof / (dof - 2)
                 nll = (-torch.lgamma((dof + 1) / 2) + torch.lgamma(dof / 2) + 0.5 * torch.log(math.pi * (dof - 2))
