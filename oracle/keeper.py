@@ -31,7 +31,7 @@ from oracle.policy.engine import AssetRecommendation, MarketRecommendation, reco
 from oracle.policy.features import AssetFeatures
 from oracle.report.build import build_report
 from oracle.report.history import past_recommendations
-from oracle.report.render import Seal, seal_report, write_report
+from oracle.report.render import SEAL, Seal, seal_report, write_report
 from oracle.report.schema import ModelCard, ReportInputs
 
 log = logging.getLogger("oracle.keeper")
@@ -83,6 +83,15 @@ class Keeper:
         rows = self.journal.recommendations(done[-1]["id"])
         return {r["symbol"]: AssetRecommendation.model_validate_json(r["record"]).features for r in rows} or None
 
+    def _report_dir(self, snapshot: MarketSnapshot, cycle_id: int) -> Path:
+        """``reports/<chain>/<block>/``; a later cycle at the same block (nothing was mined in between) may replace
+        that directory unless its report went on chain, in which case it gets ``<block>-cycle<id>/``."""
+        directory = self.reports_dir / str(snapshot.chain_id) / str(snapshot.block_number)
+        seal = directory / SEAL
+        if seal.is_file() and Seal.model_validate_json(seal.read_text()).transactions:
+            return directory.with_name(f"{snapshot.block_number}-cycle{cycle_id}")
+        return directory
+
     def _outcome(self, rec: AssetRecommendation) -> str:
         if rec.bounded is None:
             return "asset not governed"
@@ -111,7 +120,7 @@ class Keeper:
                                   calibration=self.calibration, previous=previous, model=self.model_card,
                                   past=past_recommendations(self.journal, self.source.w3, snapshot))
             report = build_report(inputs, recommendation, self.model, cycle_id=cycle_id, dry_run=dry_run)
-            report_dir = self.reports_dir / str(snapshot.chain_id) / str(snapshot.block_number)
+            report_dir = self._report_dir(snapshot, cycle_id)
             result.report_hash = write_report(report, report_dir)
             result.report_dir, result.recommendation = report_dir, recommendation
             self.journal.set_cycle_report(cycle_id, report.model_dump_json())

@@ -207,3 +207,16 @@ def test_the_html_report_renders_in_headless_chromium(cycles: Cycles) -> None:
     assert page.broken_images == []
     assert page.title.startswith("Risk-parameter report") and "Summary" in page.headings
     assert shot.stat().st_size > 50_000
+
+
+def test_a_report_whose_hash_is_on_chain_is_never_overwritten(w3: Web3, seeded: Deployment, policy: Policy,
+                                                              journal: Journal, tmp_path: Path) -> None:
+    """A second cycle at the same block (nothing mined in between) writes next to a sealed live report."""
+    block = w3.eth.block_number
+    taken = tmp_path / "reports" / "31337" / str(block)
+    taken.mkdir(parents=True)
+    sealed = Seal(report_hash="0x" + "ab" * 32, dry_run=False, transactions={"WETH": "0x" + "cd" * 32})
+    (taken / SEAL).write_text(sealed.model_dump_json())
+    result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports", live=False).run_cycle()
+    assert result.status == "done" and result.report_dir == taken.with_name(f"{block}-cycle{result.cycle_id}")
+    assert Seal.model_validate_json((taken / SEAL).read_text()) == sealed and sorted(taken.iterdir()) == [taken / SEAL]
