@@ -22,6 +22,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
+from oracle.explain.attribution import OutputAttribution
 from oracle.policy.features import FEATURE_SHORT
 from oracle.report import charts
 from oracle.report.schema import Report
@@ -96,7 +97,7 @@ def _verdict(report: Report, symbol: str) -> str:
     return f"blocked by the risk gate: {a.gate.reason}"
 
 
-def _drivers(out, n: int = 3) -> str:  # type: ignore[no-untyped-def]
+def _drivers(out: OutputAttribution, n: int = 3) -> str:
     top = out.top(n)
     rest = sum(out.contributions_bps.values()) - sum(v for _, v in top)
     return ", ".join(f"{FEATURE_SHORT[k]} {v:+.0f}" for k, v in top) + f", others {rest:+.0f}"
