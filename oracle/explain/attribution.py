@@ -23,7 +23,7 @@ import shap
 from pydantic import BaseModel, ConfigDict
 
 from oracle.errors import PolicyError
-from oracle.policy.features import FEATURE_NAMES
+from oracle.policy.features import FEATURE_NAMES, FEATURE_SHORT
 
 EXACT_MAX_FEATURES = 14
 ADDITIVITY_TOL_BPS = 1e-6
@@ -49,6 +49,13 @@ class OutputAttribution(BaseModel):
     def top(self, n: int = 3) -> list[tuple[str, float]]:
         """The ``n`` largest contributions by magnitude."""
         return sorted(self.contributions_bps.items(), key=lambda kv: -abs(kv[1]))[:n]
+
+    def drivers(self, n: int = 3) -> list[tuple[str, float]]:
+        """The ``n`` largest contributions by short feature name, then ``("others", the rest)``: the terms that
+        add up, with the base, to the output (how tables, summaries and waterfalls read it)."""
+        top = self.top(n)
+        rest = sum(self.contributions_bps.values()) - sum(v for _, v in top)
+        return [(FEATURE_SHORT[name], v) for name, v in top] + [("others", rest)]
 
 
 class AssetAttribution(BaseModel):

@@ -11,7 +11,6 @@ from rich.table import Table
 from oracle.chain.snapshot import MarketSnapshot
 from oracle.explain.attribution import OutputAttribution
 from oracle.policy.engine import MarketRecommendation
-from oracle.policy.features import FEATURE_SHORT
 
 HF_EDGES = (1.0, 1.05, 1.1, 1.25, 1.5, 2.0)
 
@@ -57,10 +56,8 @@ def print_snapshot(snap: MarketSnapshot, console: Console) -> None:
 
 def _explained(out: OutputAttribution, n: int = 3) -> str:
     """``raw = base + top drivers + the rest``, in bps: the additive SHAP reading of one output."""
-    top = out.top(n)
-    rest = sum(out.contributions_bps.values()) - sum(v for _, v in top)
-    drivers = "  ".join(f"{FEATURE_SHORT[name]} {bps:+.0f}" for name, bps in top)
-    return f"{out.value_bps:6.0f} = base {out.base_bps:.0f}  {drivers}  others {rest:+.0f}"
+    drivers = "  ".join(f"{name} {bps:+.0f}" for name, bps in out.drivers(n))
+    return f"{out.value_bps:6.0f} = base {out.base_bps:.0f}  {drivers}"
 
 
 def print_recommendation(rec: MarketRecommendation, chain_id: int, console: Console, paused: bool = False) -> None:

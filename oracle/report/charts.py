@@ -33,9 +33,7 @@ def _png(fig: Figure) -> bytes:
 
 def _waterfall(ax, out: OutputAttribution, title: str, current: int | None, bounded: int | None) -> None:
     """Base -> top contributions -> the rest -> raw output, as horizontal steps in bps."""
-    top = out.top(WATERFALL_TOP)
-    rest = sum(out.contributions_bps.values()) - sum(v for _, v in top)
-    steps = [(FEATURE_SHORT[name], v) for name, v in top] + [("others", rest)]
+    steps = out.drivers(WATERFALL_TOP)
     labels = ["base"] + [s[0] for s in steps] + ["raw"]
     y = np.arange(len(labels))[::-1]
     ax.barh(y[0], out.base_bps, color=NEUTRAL, height=0.6)

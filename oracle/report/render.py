@@ -23,7 +23,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.explain.attribution import OutputAttribution
-from oracle.policy.features import FEATURE_SHORT
 from oracle.report import charts
 from oracle.report.schema import Report
 
@@ -63,7 +62,7 @@ def _short(h: str | None, n: int = 12) -> str:
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("oracle.report", "templates"), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(utc=_utc, usd=_usd, pct=_pct, short=_short, feature=lambda name: FEATURE_SHORT[name])
+    env.filters.update(utc=_utc, usd=_usd, pct=_pct, short=_short)
     return env
 
 
@@ -98,9 +97,7 @@ def _verdict(report: Report, symbol: str) -> str:
 
 
 def _drivers(out: OutputAttribution, n: int = 3) -> str:
-    top = out.top(n)
-    rest = sum(out.contributions_bps.values()) - sum(v for _, v in top)
-    return ", ".join(f"{FEATURE_SHORT[k]} {v:+.0f}" for k, v in top) + f", others {rest:+.0f}"
+    return ", ".join(f"{name} {bps:+.0f}" for name, bps in out.drivers(n))
 
 
 def _inputs_rows(report: Report) -> list[dict[str, Any]]:

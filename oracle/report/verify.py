@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 from web3 import Web3
 
 from oracle.chain.governor import applied_update
@@ -78,10 +79,9 @@ def json_differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
-def _compare(name: str, expected: BaseModel | tuple[BaseModel, ...], actual: Any) -> Check:
-    dump = (lambda m: [x.model_dump(mode="json") for x in m]) if isinstance(expected, tuple) else \
-        (lambda m: m.model_dump(mode="json"))
-    diffs = json_differences(dump(expected), dump(actual))
+def _compare(name: str, expected: BaseModel | tuple[BaseModel, ...], actual: BaseModel | tuple[BaseModel, ...]
+             ) -> Check:
+    diffs = json_differences(to_jsonable_python(expected), to_jsonable_python(actual))
     return Check(name=name, passed=not diffs,
                  detail="agrees" if not diffs else f"{len(diffs)} differences, first: " + "; ".join(diffs[:3]))
 
