@@ -49,6 +49,10 @@ class FeePolicy(BaseModel):
     max_bumps: int = Field(default=3, ge=0, le=10)
     bump_pct: float = Field(default=15.0, ge=10.0, description="fee rise of a replacement (nodes want >= 10 %)")
     poll_s: float = Field(default=0.5, gt=0)
+    receipt_grace_s: float = Field(
+        default=5.0, ge=0,
+        description="once our nonce is used, wait this long for one of our receipts before calling the attempts "
+                    "dropped: nodes (anvil included) can show the new nonce before the receipt is indexed")
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,8 @@ class Submitter:
             if "already" in message or "known" in message:
                 pass
             elif "nonce too low" in message or "nonce is too low" in message:
-                self._settle_by_nonce(attempt)
+                if self._settle_by_nonce(attempt) is not None:
+                    return  # one of ours used the nonce (mined between our look and this send)
                 raise ExecutionError(f"nonce {attempt.nonce} was consumed before {attempt.tx_hash} landed") from exc
             else:
                 self.journal.set_status(attempt.tx_hash, "dropped", detail=f"broadcast refused: {exc}")
@@ -189,12 +194,15 @@ class Submitter:
 
     # ------------------------------------------------------------------ recovery
     def _settle_by_nonce(self, attempt: Attempt) -> Attempt | None:
-        """Settle every open attempt on ``attempt``'s nonce once the chain has used it."""
+        """Settle every open attempt on ``attempt``'s nonce once the chain has used it.
+
+        The nonce can be seen used a moment before the receipt of the transaction that used it can be read (the
+        node updates state before indexing receipts; behind a load balancer, one backend lags another), so our
+        receipts are polled for ``receipt_grace_s`` before the attempts are called dropped."""
         rivals = [a for a in self.journal.attempts() if a.sender == self.address and a.nonce == attempt.nonce]
-        for a in rivals:
-            receipt = self._receipt(a.tx_hash)
-            if receipt is not None:
-                return self._settle(a, receipt, rivals)
+        settled = self._wait_any(rivals, self.fees.receipt_grace_s)
+        if settled is not None:
+            return settled
         for a in rivals:
             if a.status in ("signed", "sent"):
                 self.journal.set_status(a.tx_hash, "dropped", detail=f"nonce {a.nonce} consumed by another sender")
@@ -216,7 +224,8 @@ class Submitter:
                 self._settle_by_nonce(a)
             else:
                 self._broadcast(a)
-                pending.append(self.journal.attempt(a.id))
+                if (after := self.journal.attempt(a.id)).status == "sent":
+                    pending.append(after)
         return pending
 
 

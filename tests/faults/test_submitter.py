@@ -25,7 +25,8 @@ HASH = b"\x07" * 32
 
 
 def _submitter(w3: Web3, deployment: Deployment, journal: Journal, **fees: float) -> Submitter:
-    policy = FeePolicy(receipt_timeout_s=fees.pop("receipt_timeout_s", 10.0), poll_s=0.05, **fees)  # type: ignore[arg-type]
+    policy = FeePolicy(receipt_timeout_s=fees.pop("receipt_timeout_s", 10.0), receipt_grace_s=1.0, poll_s=0.05,
+                       **fees)  # type: ignore[arg-type]
     return Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), deployment.governor_contract(w3), journal, policy)
 
 
@@ -127,6 +128,28 @@ def test_crash_before_broadcast_is_sent_by_the_restart(w3: Web3, deployment: Dep
     pending = restarted.reconcile()  # broadcasts the journaled raw transaction (anvil mines it at once)
     assert len(pending) == 1
     assert restarted.reconcile() == []
+    assert [a.status for a in journal.attempts()] == ["mined"]
+    assert _weth(w3, deployment) == SAFER
+
+
+def test_a_receipt_that_lags_the_nonce_settles_the_attempt_as_mined(
+    w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None
+) -> None:
+    """Nodes can show a nonce used before the receipt that used it can be read (anvil does under load); an attempt
+    whose receipt appears within the grace is mined, never dropped."""
+    sub = _submitter(w3, deployment, journal)
+    cycle = journal.start_cycle(dry_run=False)
+    attempt = _journal_signed(sub, w3, deployment, cycle, sub.next_nonce())
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        w3.eth.send_raw_transaction(attempt.raw_tx)
+        miner = threading.Timer(0.3, lambda: w3.provider.make_request("evm_mine", []))  # type: ignore[arg-type]
+        miner.start()
+        settled = sub._settle_by_nonce(attempt)  # what reconcile does once it has seen the nonce used
+        miner.join()
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    assert settled is not None and settled.status == "mined"
     assert [a.status for a in journal.attempts()] == ["mined"]
     assert _weth(w3, deployment) == SAFER
 
