@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from oracle.models.evaluate import load_daily, walk_forward
+from oracle.models.evaluate import HISTORY_SINCE, load_daily, walk_forward
 from oracle.models.metrics import qlike
 from oracle.models.volatility import HyperParams
 
@@ -54,10 +54,12 @@ def main() -> None:
     parser.add_argument("--from", dest="start", default="2018-01-01")
     parser.add_argument("--to", dest="end", default="2019-12-31")
     parser.add_argument("--crisis", default="2018-02,2018-11", help="crash months of the period (YYYY-MM,...)")
+    parser.add_argument("--since", default=HISTORY_SINCE,
+                        help="load no history before this day ('liquid': each asset from its liquid start only)")
     parser.add_argument("--set", dest="sets", action="append", default=[], help="variant: field=value (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    histories = load_daily(args.data_dir)
+    histories = load_daily(args.data_dir, since=None if args.since == "liquid" else args.since)
     start, end = pd.Timestamp(args.start, tz="UTC"), pd.Timestamp(args.end, tz="UTC")
     base = HyperParams()
     types = {f.name: type(getattr(base, f.name)) for f in fields(base)}

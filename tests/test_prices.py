@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from oracle.data.demo_prices import load_demo_prices, load_history
-from oracle.data.prices import PriceDataError, closes, gaps, load_ohlc
+from oracle.data.prices import PriceDataError, closes, gaps, liquid_start, load_ohlc
+from oracle.models.base import daily_history
+from oracle.models.evaluate import HISTORY_SINCE, load_daily
 
 HEADER = "timestamp,open,high,low,close\n"
 
@@ -99,3 +102,33 @@ def test_daily_history_from_hourly_candles(tmp_path: Path) -> None:
     # a directory with hourly files only works
     (tmp_path / "eth_usd_1h.csv").write_text(fixture.read_text())
     assert len(load_daily(tmp_path, since="2021-01-01")["eth"]) == 4
+
+
+def _candles(n: int, flat_days: list[int]) -> pd.DataFrame:
+    """``n`` daily candles with a 2 % range, except flat ones (open = high = low = close) on ``flat_days``."""
+    index = pd.date_range("2015-01-01", periods=n, freq="1D", tz="UTC")
+    close = 100 * np.exp(np.cumsum(np.where(np.arange(n) % 2, 0.01, -0.01)))
+    frame = pd.DataFrame({"open": close, "high": close * 1.01, "low": close * 0.99, "close": close}, index=index)
+    frame.iloc[flat_days, :] = np.repeat(close[flat_days, None], 4, axis=1)
+    return frame
+
+
+def test_liquid_start_is_the_first_year_without_a_flat_candle() -> None:
+    candles = _candles(900, flat_days=[0, 3, 40, 700])
+    assert liquid_start(candles) == candles.index[41]  # days 41..405 have no flat candle; day 700's is a glitch
+    assert liquid_start(_candles(900, flat_days=[])) == candles.index[0]
+    assert liquid_start(_candles(300, flat_days=[10])) == candles.index[299]  # never a clean year: nothing usable
+
+
+def test_flat_candles_are_dropped_and_early_ones_not_loaded(tmp_path: Path) -> None:
+    candles = _candles(900, flat_days=[0, 3, 40, 700])
+    history = daily_history(candles)
+    assert candles.index[700] not in history.index and candles.index[701] in history.index
+    assert (history["gk"] > 1e-6).all()  # no 1e-12 floor posing as a measurement
+    rows = [f"{t:%Y-%m-%dT%H:%M:%SZ},{o},{h},{lo},{c}" for t, (o, h, lo, c) in candles.iterrows()]
+    _write(tmp_path, rows)
+    loaded = load_daily(tmp_path, since=None)["eth"]
+    assert loaded.index[0] == candles.index[42]  # the liquid start's own candle has no return before it
+    assert len(loaded) == 900 - 42 - 1
+    assert load_daily(tmp_path, since="2016-01-01")["eth"].index[0] == pd.Timestamp("2016-01-01", tz="UTC")
+    assert HISTORY_SINCE < "2015-01-01" and load_daily(tmp_path)["eth"].equals(loaded)  # the floor is earlier

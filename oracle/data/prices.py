@@ -80,6 +80,21 @@ def validate_ohlc(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame.set_index("timestamp")
 
 
+def liquid_start(daily: pd.DataFrame, run: int = 365) -> pd.Timestamp:
+    """The first day of the first ``run`` consecutive daily candles without a flat one (high == low: a day
+    without a trade); the last day when there is no such run.
+
+    Why: an asset's first months after listing (BTC in 2010-11, ETH in 2015, DOGE to 2017) have flat candles,
+    whose zero range measures no variance. From there on the candles are those of a traded market, and every day
+    of them is worth learning from, the early crashes most of all. A lone flat candle later (a data glitch)
+    does not move the start; ``daily_history`` drops that day."""
+    flat = (daily["high"] <= daily["low"]).to_numpy()
+    clean_run = pd.Series(~flat).rolling(run).sum().to_numpy() == run  # True at the run's last day
+    if not clean_run.any():
+        return daily.index[-1]
+    return daily.index[int(clean_run.argmax()) - run + 1]
+
+
 def gaps(frame: pd.DataFrame, period: pd.Timedelta) -> list[Gap]:
     """Stretches longer than ``period`` between consecutive candles."""
     index = frame.index

@@ -20,13 +20,14 @@ QUANTILES = (0.01, 0.05)  # left tail: VaR 99 % and 95 % of a long collateral po
 
 def daily_history(ohlc: pd.DataFrame) -> pd.DataFrame:
     """Per day: log return ``r``, the day's variance proxy ``gk`` (here Garman–Klass) and Parkinson ``pk``
-    variance, indexed by day."""
+    variance, indexed by day. A flat candle (high == low: no trade, so no variance measurement; Garman–Klass
+    would floor it at 1e-12, an outlier of -28 in log variance) is dropped."""
     frame = pd.DataFrame({
         "r": log_returns(ohlc["close"]),
         "gk": garman_klass_variance(ohlc),
         "pk": parkinson_variance(ohlc),
     }).dropna()
-    return frame
+    return frame[(ohlc["high"] > ohlc["low"]).reindex(frame.index)]
 
 
 def daily_history_from_hourly(hourly: pd.DataFrame) -> pd.DataFrame:
