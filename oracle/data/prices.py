@@ -81,18 +81,18 @@ def validate_ohlc(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def liquid_start(daily: pd.DataFrame, run: int = 365) -> pd.Timestamp:
-    """The first day of the first ``run`` consecutive daily candles without a flat one (high == low: a day
-    without a trade); the last day when there is no such run.
+    """The day after the last flat daily candle (high == low: a day without a trade) that comes before the first
+    ``run`` consecutive candles without one; the first day when no candle is flat.
 
     Why: an asset's first months after listing (BTC in 2010-11, ETH in 2015, DOGE to 2017) have flat candles,
-    whose zero range measures no variance. From there on the candles are those of a traded market, and every day
-    of them is worth learning from, the early crashes most of all. A lone flat candle later (a data glitch)
-    does not move the start; ``daily_history`` drops that day."""
-    flat = (daily["high"] <= daily["low"]).to_numpy()
-    clean_run = pd.Series(~flat).rolling(run).sum().to_numpy() == run  # True at the run's last day
-    if not clean_run.any():
-        return daily.index[-1]
-    return daily.index[int(clean_run.argmax()) - run + 1]
+    whose zero range measures no variance. From there on the candles are those of a traded market. A lone flat
+    candle after a clean year (a data glitch) does not move the start; ``daily_history`` drops that day."""
+    start = 0
+    for flat in np.flatnonzero((daily["high"] <= daily["low"]).to_numpy()):
+        if flat - start >= run:
+            break
+        start = int(flat) + 1
+    return daily.index[min(start, len(daily) - 1)]
 
 
 def gaps(frame: pd.DataFrame, period: pd.Timedelta) -> list[Gap]:
