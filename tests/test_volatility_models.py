@@ -16,7 +16,14 @@ from oracle.data.demo_prices import load_demo_prices
 from oracle.models.base import daily_history
 from oracle.models.baselines import EWMA, HAR, GarchT
 from oracle.models.evaluate import score, walk_forward
-from oracle.models.volatility import FEATURES, HyperParams, NeuralForecaster
+from oracle.models.volatility import (
+    FEATURES,
+    GARCH_ALPHA,
+    GARCH_BETA,
+    HyperParams,
+    NeuralForecaster,
+    targeted_garch,
+)
 
 SMALL = HyperParams(epochs=2, hidden=8, seq_len=16)
 
@@ -202,3 +209,19 @@ def test_stress_weight_changes_training_only_when_set(histories) -> None:
     zero = NeuralForecaster(replace(SMALL, ensemble=1, stress_weight=0.0)).fit_pooled(histories)
     weighted = NeuralForecaster(replace(SMALL, ensemble=1, stress_weight=3.0)).fit_pooled(histories)
     assert zero.train_loss == plain.train_loss and weighted.train_loss != plain.train_loss
+
+
+def test_targeted_garch_feature_follows_its_recursion_and_reverts_to_the_level() -> None:
+    days = pd.date_range("2022-01-01", periods=6, freq="D", tz="UTC")
+    r = pd.Series([0.5, 0.02, -0.03, 0.0, 0.05, 0.0], index=days)
+    target = pd.Series([np.nan, 4e-4, 4e-4, 5e-4, 5e-4, 5e-4], index=days)
+    s2 = targeted_garch(r, target)
+    assert np.isnan(s2.iloc[0])  # no level yet: no value (day 0's huge return is never seen)
+    expected, prev = [], 4e-4  # starts at the level
+    for t in range(2, 6):
+        prev = (1 - GARCH_ALPHA - GARCH_BETA) * target.iloc[t] + GARCH_ALPHA * r.iloc[t] ** 2 + GARCH_BETA * prev
+        expected.append(prev)
+    assert s2.iloc[1] == 4e-4 and np.allclose(s2.iloc[2:].to_numpy(), expected, rtol=1e-12)
+    # with no returns it decays to the floor (1 - a - b) / (1 - b) x level, never to zero as the EWMA does
+    calm = targeted_garch(pd.Series(np.zeros(400)), pd.Series(np.full(400, 1e-3)))
+    assert calm.iloc[-1] == pytest.approx((1 - GARCH_ALPHA - GARCH_BETA) / (1 - GARCH_BETA) * 1e-3, rel=1e-9)

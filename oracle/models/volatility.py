@@ -24,7 +24,7 @@ from torch import nn
 
 from oracle.models.base import QUANTILES
 
-FEATURES = ("r", "abs_r", "gk", "pk", "gk5", "gk22", "ewma", "drawdown", "regime")
+FEATURES = ("r", "abs_r", "gk", "pk", "gk5", "gk22", "ewma", "garch", "drawdown", "regime")
 LEVEL_WINDOW = 365  # days of the trailing mean used as the per-asset level
 MIN_HISTORY = LEVEL_WINDOW // 4  # days before a first forecast is possible
 REGIME = FEATURES.index("regime")
@@ -80,11 +80,16 @@ class RegimeModel:
 
 def features(history: pd.DataFrame, regime: RegimeModel | None = None) -> pd.DataFrame:
     """The feature frame of one asset, indexed by day (row t uses data up to the close of day t only), with the
-    per-asset ``level`` used to scale variances; ``regime`` 0 until a fitted regime model labels it."""
+    per-asset ``level`` used to scale variances; ``regime`` 0 until a fitted regime model labels it.
+
+    ``garch`` (a fixed-parameter GARCH targeted at the level, see ``targeted_garch``) is there for the first days
+    of a crash after a calm month, where the network alone forecast the calm to persist; on the 2018-19
+    validation period it lowered the crash months' QLIKE for ETH and BTC under each of three seed sets."""
     log_gk = np.log(history["gk"])
     level = log_gk.rolling(LEVEL_WINDOW, min_periods=MIN_HISTORY).mean()
     r = history["r"]
     ewma = (r**2).ewm(alpha=0.06, adjust=False).mean()
+    garch = targeted_garch(r, np.exp(level))
     price = np.exp(r.cumsum())
     frame = pd.DataFrame({
         "r": r / np.exp(level / 2),
@@ -94,6 +99,7 @@ def features(history: pd.DataFrame, regime: RegimeModel | None = None) -> pd.Dat
         "gk5": np.log(history["gk"].rolling(5).mean()) - level,
         "gk22": np.log(history["gk"].rolling(22).mean()) - level,
         "ewma": np.log(ewma.clip(lower=1e-12)) - level,
+        "garch": np.log(garch) - level,
         "drawdown": np.log(price / price.rolling(30, min_periods=1).max()) * 10,
         "regime": 0.0,
         "level": level,
@@ -101,6 +107,24 @@ def features(history: pd.DataFrame, regime: RegimeModel | None = None) -> pd.Dat
     if regime is not None:
         frame["regime"] = regime.label(frame)
     return frame
+
+
+GARCH_ALPHA, GARCH_BETA = 0.10, 0.85
+
+
+def targeted_garch(r: pd.Series, target: pd.Series) -> pd.Series:
+    """A GARCH(1,1) variance with fixed, typical crypto parameters, targeted at the asset's trailing level:
+    ``s2[t] = (1 - a - b) target[t] + a r[t]^2 + b s2[t-1]``. Unlike the EWMA it reverts to the level, so after a
+    calm month it stays above the calm; NaN until the target exists."""
+    out = np.full(len(r), np.nan)
+    x, v = r.to_numpy() ** 2, target.to_numpy()
+    prev = np.nan
+    for t in range(len(r)):
+        if np.isnan(v[t]):
+            continue
+        prev = v[t] if np.isnan(prev) else (1 - GARCH_ALPHA - GARCH_BETA) * v[t] + GARCH_ALPHA * x[t] + GARCH_BETA * prev
+        out[t] = prev
+    return pd.Series(out, index=r.index)
 
 
 class _Net(nn.Module):
