@@ -64,6 +64,7 @@ def main() -> None:
             "qlike_ratio_ewma": ratio(neural["qlike"], by.loc["EWMA", "qlike"]),
             "qlike_ratio_har": ratio(neural["qlike"], by.loc["HAR", "qlike"]),
             "crisis_qlike_ratio_garch": ratio(neural["crisis_qlike"], garch["crisis_qlike"]),
+            "crisis_qlike_ratio_ewma": ratio(neural["crisis_qlike"], by.loc["EWMA", "crisis_qlike"]),
             "kupiec_p99": round(float(neural["kupiec_p99"]), 4),
             "christoffersen_p99": round(float(neural["christoffersen_p99"]), 4),
             "dm_p_garch": round(float(neural["dm_p_garch"]), 4),
