@@ -66,7 +66,7 @@ class GarchT:
         r = history["r"]
         res = self._model(r).fix(self.params)
         # arch's forecast at index t is for t + 1: shift onto the target day
-        variance = res.forecast(horizon=1, start=r.index[0], reindex=True).variance["h.1"].shift(1) / SCALE**2
+        variance = res.forecast(horizon=1, start=0, reindex=True).variance["h.1"].shift(1) / SCALE**2
         variance = variance.loc[start:]
         return pd.DataFrame({"variance": variance, **student_t_quantiles(float(self.params["nu"]))},
                             index=variance.index)
