@@ -19,6 +19,7 @@ from oracle.cli import app
 from oracle.config import Policy
 from oracle.execution.journal import Journal
 from oracle.keeper import CycleResult
+from oracle.models.volatility import FEATURES
 from oracle.report.render import MANIFEST, SEAL, Seal, render_directory, render_files
 from oracle.report.schema import Report
 from oracle.report.verify import verify_directory
@@ -96,6 +97,8 @@ def test_a_cycle_writes_a_complete_report(cycles: Cycles) -> None:
                     "## Robustness", "## Model card", "## Past recommendations vs what happened"):
         assert section in md
     assert cycles.live.report_hash in md and all(tx in md for tx in cycles.live.sent.values())
+    assert report.inputs.model is not None and report.inputs.model.inputs == list(FEATURES)
+    assert "Inputs: " + ", ".join(FEATURES) + "; 3 network(s)" in md  # the model card says what the model reads
     # the second cycle explains the change since the first, and lists the first's recommendations with outcomes
     assert all(a.since_last is not None for a in report.recommendation.assets)
     assert {o.past.cycle_id for o in report.outcomes} == {cycles.dry.cycle_id}

@@ -39,6 +39,7 @@ class ModelCard(BaseModel):
     name: str
     weights_sha256: str
     architecture: str
+    inputs: list[str] = Field(default_factory=list, description="the model's input features, in order")
     hyper_parameters: dict[str, float | int | str]
     data_range: dict[str, tuple[str, str]] = Field(description="first and last day of each asset's training data")
     walk_forward_from: str = Field(description="start of the out-of-sample walk-forward the metrics come from")
@@ -54,7 +55,7 @@ class ModelCard(BaseModel):
         hp = meta.get("hyper_parameters", {})
         return cls(
             name=meta["name"], weights_sha256=meta["weights_sha256"], architecture=str(hp.get("arch", "?")),
-            hyper_parameters=hp, data_range={k: (v[0], v[1]) for k, v in meta.get("date_range", {}).items()},
+            inputs=list(meta.get("features", [])), hyper_parameters=hp, data_range={k: (v[0], v[1]) for k, v in meta.get("date_range", {}).items()},
             walk_forward_from=str(metrics.get("walk_forward_from", "")), qlike=metrics.get("qlike", {}),
             qlike_ratio_garch=metrics.get("qlike_ratio_garch", {}), kupiec_p99=metrics.get("kupiec_p99", {}),
             versions=meta.get("versions", {}),
