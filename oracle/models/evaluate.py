@@ -52,7 +52,7 @@ def load_daily(data_dir: Path, assets: list[str] | None = None,
 
     Why 2017 (the data README's advice: where ETH and BTC trade liquidly): longer histories (from 2014, or from
     each asset's liquid start) won on the 2018-19 validation period, where 2017 alone is a year of training, but
-    lost on both test periods (BTC 0.957 and 0.968 x GARCH-t instead of 0.936 and 0.927); see
+    lost on both test periods (BTC 0.957 and 0.968 x GARCH-t instead of 0.911 and 0.924); see
     ``benchmarks/RESULTS.md``."""
     files = data_files(data_dir)
     missing = [a for a in assets or [] if a not in files]

@@ -55,7 +55,8 @@ class ModelCard(BaseModel):
         hp = meta.get("hyper_parameters", {})
         return cls(
             name=meta["name"], weights_sha256=meta["weights_sha256"], architecture=str(hp.get("arch", "?")),
-            inputs=list(meta.get("features", [])), hyper_parameters=hp, data_range={k: (v[0], v[1]) for k, v in meta.get("date_range", {}).items()},
+            inputs=list(meta.get("features", [])), hyper_parameters=hp,
+            data_range={k: (v[0], v[1]) for k, v in meta.get("date_range", {}).items()},
             walk_forward_from=str(metrics.get("walk_forward_from", "")), qlike=metrics.get("qlike", {}),
             qlike_ratio_garch=metrics.get("qlike_ratio_garch", {}), kupiec_p99=metrics.get("kupiec_p99", {}),
             versions=meta.get("versions", {}),
