@@ -5,8 +5,9 @@ Why this shape: a cycle is pinned to one block and every decision in it is a pur
 the report written before sending (``reports/<chain>/<block>/``, its manifest's sha256 is the on-chain
 ``reportHash``) is exactly what the transactions commit to; the seal (report hash, transactions) is added after.
 Nothing is sent in a dry run (the default); a live cycle first settles what an earlier process left open
-(``Submitter.reconcile``) and sends nothing for an asset while one of its transactions is still pending. A paused governor, a stale or broken feed, or an
-unreachable node end the cycle with the reason in the journal and no transaction.
+(``Submitter.reconcile``) and sends nothing for an asset while one of its transactions is still pending. A paused
+governor, a stale or broken feed, or an unreachable node end the cycle with the reason in the journal and no
+transaction.
 """
 
 from __future__ import annotations
