@@ -39,10 +39,10 @@ $(STAMPS)/chromium: | $(STAMPS)
 
 setup: $(STAMPS)/venv $(STAMPS)/node
 
-# ABI + bytecode of every deployable contract, committed; tests/test_abi_fresh.py fails when stale.
+# ABI + bytecode of every deployable contract, committed as package data; tests/test_tooling.py fails when stale.
 abi: $(STAMPS)/node $(STAMPS)/venv
 	$(FORGE) build --skip test
-	$(PY) tools/export_abi.py out abi
+	$(PY) tools/export_abi.py out oracle/chain/abi
 
 demo: setup
 	$(VENV)/bin/risk-oracle demo

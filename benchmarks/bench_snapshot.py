@@ -22,16 +22,17 @@ from collections.abc import Sequence
 from web3 import Web3
 
 from oracle.chain.adapters import NativeMarketAdapter, RawMarket, RawPosition
-from oracle.chain.anvil import ANVIL_DEFAULT_KEY, AnvilNode
-from oracle.chain.deploy import deploy_market
 from oracle.chain.multicall import Call, Multicall, Result
 from oracle.chain.reader import ChainSource, read_snapshot
-from oracle.chain.rpc import with_retries
-from oracle.chain.seed import seed_positions
+from oracle.chain.rpc import make_web3, rpc_call
 from oracle.chain.tx import TxSender
-from oracle.config import AssetSpec, MarketSpec, load_policy
+from oracle.config import load_policy
 from oracle.data.demo_prices import load_demo_rounds
-from oracle.policy.params import RiskParams
+from oracle.devnet.anvil import ANVIL_DEFAULT_KEY, AnvilNode
+from oracle.devnet.deploy import deploy_market
+from oracle.devnet.seed import seed_positions
+from oracle.domain.market import AssetSpec, MarketSpec
+from oracle.domain.params import RiskParams
 
 
 class PerCallReads(Multicall):
@@ -53,7 +54,7 @@ class PerCallReads(Multicall):
                     raise RuntimeError(f"{c.label}: {answer['error']}")
                 return bytes.fromhex(answer["result"][2:])
 
-            results.append(Result(True, with_retries(one, c.label)))
+            results.append(Result(True, rpc_call(self.w3, one, c.label)))
         return results
 
 
@@ -97,7 +98,7 @@ def six_asset_market(base: MarketSpec, positions: int) -> MarketSpec:
 def measure(size: int, reps: int, naive_reps: int) -> dict[str, object]:
     policy = load_policy()
     with AnvilNode() as node:
-        w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 120}))
+        w3 = make_web3(node.url, timeout_s=120)
         sender = TxSender(w3, ANVIL_DEFAULT_KEY)
         d = deploy_market(w3, sender, six_asset_market(policy.market, size), keeper=sender.address,
                           guardian=sender.address, price_history=load_demo_rounds())

@@ -23,20 +23,17 @@ import pandas as pd
 import torch
 from web3 import Web3
 
-from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
-from oracle.chain.deploy import deploy_market, to_feed_answer
-from oracle.chain.reader import ChainSource
-from oracle.chain.seed import seed_positions
+from oracle.app import MarketAddresses, build_keeper
+from oracle.chain.rpc import make_web3
 from oracle.chain.tx import TxSender, contract_at
 from oracle.config import load_policy
 from oracle.data.demo_prices import DEMO_WINDOW, load_demo_rounds, load_history
+from oracle.devnet.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
+from oracle.devnet.deploy import deploy_market, to_feed_answer
+from oracle.devnet.seed import seed_positions
+from oracle.domain.params import AssetBounds, Param, RiskParams, linked_rules_hold
 from oracle.execution.journal import Journal
-from oracle.execution.submit import FeePolicy, Submitter
-from oracle.keeper import Keeper, load_forecaster
-from oracle.policy.bounds import linked_rules_hold
-from oracle.policy.calibrate import load_calibration
-from oracle.policy.params import AssetBounds, Param, RiskParams
+from oracle.execution.submit import FeePolicy
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -90,7 +87,7 @@ def main() -> None:
     replay = load_history(keys, args.data_dir, start, end)
 
     with AnvilNode() as node, tempfile.TemporaryDirectory() as tmp:
-        w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
+        w3 = make_web3(node.url, timeout_s=60)
         owner, keeper_tx = TxSender(w3, ANVIL_DEFAULT_KEY), TxSender(w3, ANVIL_KEEPER_KEY)
         d = deploy_market(w3, owner, policy.market, keeper=keeper_tx.address,
                           guardian=TxSender(w3, ANVIL_GUARDIAN_KEY).address, price_history=load_demo_rounds())
@@ -104,12 +101,8 @@ def main() -> None:
         cursor = {s: 0 for s in rounds}
 
         journal = Journal(Path(tmp) / "journal.sqlite")
-        source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
-        submitter = Submitter(w3, keeper_tx.account, d.governor_contract(w3), journal,
-                              FeePolicy(max_spend_per_day_eth=10.0))
-        model, card = load_forecaster()
-        keeper = Keeper(source, policy, load_calibration(policy), model, journal, Path(tmp) / "reports",
-                        submitter, card)
+        keeper = build_keeper(w3, MarketAddresses.of(d), policy, journal, Path(tmp) / "reports",
+                              signer=keeper_tx.account, fees=FeePolicy(max_spend_per_day_eth=10.0))
         started, baseline, statuses = time.monotonic(), None, {}
         for i in range(args.cycles):
             w3.provider.make_request("evm_increaseTime", [step_s])  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {IRiskTarget} from "./interfaces/IRiskTarget.sol";
+import {IRiskParameterGovernor} from "./interfaces/IRiskParameterGovernor.sol";
 import {RiskParams, ParamBounds, RiskParam} from "./interfaces/RiskTypes.sol";
 
 /// @title RiskParameterGovernor
@@ -12,66 +13,31 @@ import {RiskParams, ParamBounds, RiskParam} from "./interfaces/RiskTypes.sol";
 ///         construction). A guardian can pause it (kill switch) and can only ever make parameters safer.
 /// @dev Every rejection is a custom error. `checkUpdate` returns the revert data `submitUpdate` would produce, and
 ///      `validateChange` is the pure rule set both use, so off-chain mirrors can be checked against the contract.
-contract RiskParameterGovernor {
+///      Events, errors and the API are declared and documented in `IRiskParameterGovernor`.
+contract RiskParameterGovernor is IRiskParameterGovernor {
     using RiskParam for RiskParams;
 
-    /// @notice 100 % in basis points.
+    /// @inheritdoc IRiskParameterGovernor
     uint256 public constant BPS = 10_000;
 
-    /// @notice The market (or the adapter in front of it) whose parameters this governor sets.
+    /// @inheritdoc IRiskParameterGovernor
     IRiskTarget public immutable target;
 
-    /// @notice The DAO or its timelock: sets bounds and roles, unpauses.
+    /// @inheritdoc IRiskParameterGovernor
     address public owner;
-    /// @notice The automated risk oracle allowed to submit updates.
+    /// @inheritdoc IRiskParameterGovernor
     address public keeper;
-    /// @notice Emergency role: may pause and may only tighten parameters.
+    /// @inheritdoc IRiskParameterGovernor
     address public guardian;
-    /// @notice While true, no parameter can change.
+    /// @inheritdoc IRiskParameterGovernor
     bool public paused;
 
     mapping(address asset => ParamBounds[3]) internal _bounds;
+    /// @inheritdoc IRiskParameterGovernor
     mapping(address asset => bool) public isConfigured;
     mapping(address asset => uint64[3]) internal _lastChangedAt;
-    /// @notice Id of the last update applied to an asset; ids strictly increase per asset, starting at 1.
+    /// @inheritdoc IRiskParameterGovernor
     mapping(address asset => uint256) public lastUpdateId;
-
-    /// @notice Emitted for every applied change of an asset's parameters.
-    event ParametersUpdated(
-        address indexed asset,
-        uint256 indexed updateId,
-        RiskParams oldParams,
-        RiskParams newParams,
-        bytes32 reportHash
-    );
-    /// @notice Emitted next to `ParametersUpdated` when the change came from the guardian.
-    event GuardianTightened(address indexed asset, uint256 indexed updateId, address indexed guardian);
-    event BoundsSet(address indexed asset, ParamBounds[3] oldBounds, ParamBounds[3] newBounds);
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
-    event KeeperSet(address indexed previousKeeper, address indexed newKeeper);
-    event GuardianSet(address indexed previousGuardian, address indexed newGuardian);
-    event Paused(address indexed by);
-    event Unpaused(address indexed by);
-
-    error NotOwner(address caller);
-    error NotKeeper(address caller);
-    error NotGuardian(address caller);
-    error ZeroAddress();
-    error GovernorPaused();
-    error GovernorNotPaused();
-    error UpdateExpired(uint256 validUntil, uint256 timestamp);
-    error AssetNotListed(address asset);
-    error AssetNotConfigured(address asset);
-    error NoChange(address asset);
-    error OutOfRange(uint8 param, uint256 value, uint256 min, uint256 max);
-    error IncreaseTooLarge(uint8 param, uint256 fromValue, uint256 toValue, uint256 maxIncrease);
-    error DecreaseTooLarge(uint8 param, uint256 fromValue, uint256 toValue, uint256 maxDecrease);
-    error TooSoon(uint8 param, uint256 nextAllowedAt);
-    error LtvNotBelowThreshold(uint256 ltv, uint256 liquidationThreshold);
-    error BonusCreatesBadDebt(uint256 liquidationThreshold, uint256 liquidationBonus);
-    error GuardianMayOnlyTighten(uint8 param, uint256 fromValue, uint256 toValue);
-    error InvalidBounds(uint8 param);
-    error CurrentOutsideBounds(uint8 param, uint256 current);
 
     modifier onlyOwner() {
         if (msg.sender != owner) revert NotOwner(msg.sender);
@@ -95,14 +61,8 @@ contract RiskParameterGovernor {
 
     // ------------------------------------------------------------------ keeper
 
-    /// @notice Applies new risk parameters to `asset` if every bound allows it.
-    /// @dev Reverts with the first rule broken, in the order of `checkUpdate`. Each changed parameter restarts
-    ///      its min-delay clock.
-    /// @param asset The collateral asset.
-    /// @param params The proposed parameters, in basis points.
-    /// @param reportHash Hash of the explanation report of this update (the report manifest's sha256).
-    /// @param validUntil Timestamp after which the update is stale and must not apply.
-    /// @return updateId The id assigned to this update.
+    // `checkUpdate` is the single source of the keeper's rules: this function adds only the role check.
+    /// @inheritdoc IRiskParameterGovernor
     function submitUpdate(address asset, RiskParams calldata params, bytes32 reportHash, uint256 validUntil)
         external
         returns (uint256 updateId)
@@ -114,14 +74,7 @@ contract RiskParameterGovernor {
 
     // ---------------------------------------------------------------- guardian
 
-    /// @notice Emergency de-risking by the guardian: may lower LTV and raise the liquidation bonus, never loosen,
-    ///         never touch the liquidation threshold (lowering it liquidates users at once).
-    /// @dev All the keeper's rules still hold (range, steps, delays, linked rules); the bounds set how fast a
-    ///      de-risking move may be. Blocked while paused: a paused governor changes nothing.
-    /// @param asset The collateral asset.
-    /// @param params The tightened parameters.
-    /// @param reportHash Hash of the guardian's justification.
-    /// @return updateId The id assigned to this update.
+    /// @inheritdoc IRiskParameterGovernor
     function guardianTighten(address asset, RiskParams calldata params, bytes32 reportHash)
         external
         returns (uint256 updateId)
@@ -146,9 +99,10 @@ contract RiskParameterGovernor {
         emit GuardianTightened(asset, updateId, msg.sender);
     }
 
-    /// @notice Stops every parameter change until the owner unpauses. Callable by the guardian or the owner.
+    /// @inheritdoc IRiskParameterGovernor
+    /// @dev The role check comes first, so a stranger learns who may pause even while the governor is paused.
     function pause() external {
-        if (msg.sender != guardian && msg.sender != owner) revert NotGuardian(msg.sender);
+        if (msg.sender != guardian && msg.sender != owner) revert NotGuardianOrOwner(msg.sender, guardian, owner);
         if (paused) revert GovernorPaused();
         paused = true;
         emit Paused(msg.sender);
@@ -156,18 +110,14 @@ contract RiskParameterGovernor {
 
     // ------------------------------------------------------------------- owner
 
-    /// @notice Resumes parameter changes. Only the owner may unpause.
+    /// @inheritdoc IRiskParameterGovernor
     function unpause() external onlyOwner {
         if (!paused) revert GovernorNotPaused();
         paused = false;
         emit Unpaused(msg.sender);
     }
 
-    /// @notice Sets the bounds of all three parameters of `asset` (indexed LTV, LT, LB).
-    /// @dev Requires `min <= max <= 10_000` per parameter and the asset's current parameters inside the new
-    ///      ranges, so that "every parameter is inside its bounds" holds at all times.
-    /// @param asset A collateral asset listed on the target.
-    /// @param newBounds Bounds for LTV, liquidation threshold and liquidation bonus.
+    /// @inheritdoc IRiskParameterGovernor
     function setBounds(address asset, ParamBounds[3] calldata newBounds) external onlyOwner {
         if (!target.isListedAsset(asset)) revert AssetNotListed(asset);
         RiskParams memory current = target.getRiskParams(asset);
@@ -185,19 +135,19 @@ contract RiskParameterGovernor {
         emit BoundsSet(asset, oldBounds, newBounds);
     }
 
-    /// @notice Sets the keeper. Zero disables automated updates.
+    /// @inheritdoc IRiskParameterGovernor
     function setKeeper(address newKeeper) external onlyOwner {
         emit KeeperSet(keeper, newKeeper);
         keeper = newKeeper;
     }
 
-    /// @notice Sets the guardian. Zero leaves only the owner able to pause.
+    /// @inheritdoc IRiskParameterGovernor
     function setGuardian(address newGuardian) external onlyOwner {
         emit GuardianSet(guardian, newGuardian);
         guardian = newGuardian;
     }
 
-    /// @notice Hands the owner role to `newOwner` (e.g. a timelock).
+    /// @inheritdoc IRiskParameterGovernor
     function transferOwnership(address newOwner) external onlyOwner {
         if (newOwner == address(0)) revert ZeroAddress();
         emit OwnershipTransferred(owner, newOwner);
@@ -206,9 +156,8 @@ contract RiskParameterGovernor {
 
     // ------------------------------------------------------------------- views
 
-    /// @notice The revert data `submitUpdate(asset, params, _, validUntil)` would produce now from the keeper;
-    ///         empty when the update would apply.
-    /// @dev Order of checks: paused, expiry, configured, then `validateChange`.
+    // public, not external: `submitUpdate` calls it and reverts with what it returns.
+    /// @inheritdoc IRiskParameterGovernor
     function checkUpdate(address asset, RiskParams calldata params, uint256 validUntil)
         public
         view
@@ -224,16 +173,8 @@ contract RiskParameterGovernor {
         );
     }
 
-    /// @notice The rule set of an update, as a pure function of its inputs: the revert data of the first rule
-    ///         broken, or empty bytes when the change is allowed.
-    /// @dev Order: no-op; then per parameter (LTV, LT, LB) range, step of its direction, min delay; then the
-    ///      linked rules. A parameter never changed (`lastChangedAt == 0`) has no delay.
-    /// @param asset The asset (only named in errors).
-    /// @param current The parameters now.
-    /// @param proposed The proposed parameters.
-    /// @param bounds Bounds of LTV, LT and LB.
-    /// @param lastChangedAt Timestamp of the last change of each parameter, 0 if never.
-    /// @param timestamp The time at which the change would apply.
+    // public with memory arguments: `checkUpdate` and `guardianTighten` call it on values loaded from storage.
+    /// @inheritdoc IRiskParameterGovernor
     function validateChange(
         address asset,
         RiskParams memory current,
@@ -258,17 +199,17 @@ contract RiskParameterGovernor {
         return "";
     }
 
-    /// @notice Bounds of `asset`'s LTV, liquidation threshold and liquidation bonus.
+    /// @inheritdoc IRiskParameterGovernor
     function getBounds(address asset) external view returns (ParamBounds[3] memory) {
         return _bounds[asset];
     }
 
-    /// @notice Timestamp of the last change of each parameter of `asset` (0 if never changed here).
+    /// @inheritdoc IRiskParameterGovernor
     function getLastChangedAt(address asset) external view returns (uint64[3] memory) {
         return _lastChangedAt[asset];
     }
 
-    /// @notice Earliest timestamp at which each parameter of `asset` may change again.
+    /// @inheritdoc IRiskParameterGovernor
     function nextAllowedAt(address asset) external view returns (uint256[3] memory next) {
         for (uint8 p = 0; p < RiskParam.COUNT; ++p) {
             uint64 last = _lastChangedAt[asset][p];

@@ -8,23 +8,20 @@ market's definition) and is reviewed like code. Keys are ``SecretStr`` so that t
 from __future__ import annotations
 
 import tomllib
+from importlib.resources import files
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from oracle.chain.snapshot import SnapshotPolicy
+from oracle.domain.policy import Policy
 from oracle.errors import ConfigError
 from oracle.execution.submit import FeePolicy
-from oracle.policy.appetite import RiskAppetite
-from oracle.policy.bounds import linked_rules_hold
-from oracle.policy.params import AssetBounds, Bps, Param, RiskParams
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_POLICY = REPO_ROOT / "policies" / "default.toml"
+DEFAULT_POLICY = Path(str(files("oracle").joinpath("policies", "default.toml")))
 
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
@@ -101,91 +98,6 @@ def load_settings(path: Path | None = None, **overrides: object) -> Settings:
     except ValidationError as exc:
         raise ConfigError(f"invalid settings (file {path}, env ORACLE_*): {_fields(exc)}") from exc
     return Settings.model_construct(**{name: getattr(loaded, name) for name in Settings.model_fields})
-
-
-# --------------------------------------------------------------------------- policy
-
-
-class TokenSpec(BaseModel):
-    """An ERC-20 of the demo market."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    symbol: str
-    name: str
-    decimals: Annotated[int, Field(ge=0, le=36)]
-
-
-class AssetSpec(TokenSpec):
-    """A collateral asset: its token, where its price history comes from, initial parameters, bounds."""
-
-    price_source: str = Field(description="asset key of the price history, e.g. 'eth' for eth_usd_1d.csv")
-    params: RiskParams
-    bounds: AssetBounds
-
-    @model_validator(mode="after")
-    def _params_inside_bounds(self) -> Self:
-        for p in Param:
-            b, v = self.bounds.get(p), self.params.get(p)
-            if not b.min <= v <= b.max:
-                raise ValueError(f"{self.symbol}: {p.name.lower()} {v} outside bounds [{b.min}, {b.max}]")
-        if not linked_rules_hold(self.params):
-            raise ValueError(f"{self.symbol}: initial parameters break LTV < LT or LT x (1 + LB) < 100 %")
-        return self
-
-
-class MarketSpec(BaseModel):
-    """The demo market that ``risk-oracle demo`` / ``deploy`` create on a local chain."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    stable: TokenSpec
-    close_factor_bps: Bps = 5_000
-    liquidity: Annotated[int, Field(gt=0, description="stable units (whole tokens) lenders supply")]
-    assets: Annotated[list[AssetSpec], Field(min_length=1)]
-
-    @model_validator(mode="after")
-    def _unique_symbols(self) -> Self:
-        symbols = [a.symbol for a in self.assets]
-        if len(set(symbols)) != len(symbols):
-            raise ValueError(f"duplicate asset symbols: {symbols}")
-        return self
-
-    def asset(self, symbol: str) -> AssetSpec:
-        """The asset called ``symbol``."""
-        for a in self.assets:
-            if a.symbol == symbol:
-                return a
-        raise ConfigError(f"no asset {symbol!r} in the market spec")
-
-
-class UpdatePolicy(BaseModel):
-    """How the keeper submits."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    valid_for_s: Annotated[int, Field(gt=0, description="lifetime of a submitted update (validUntil - now)")]
-    min_change_bps: Annotated[int, Field(ge=0, le=1000, description="smaller moves are not made (hysteresis)")] = 0
-
-
-class Policy(BaseModel):
-    """A policy file (``policies/*.toml``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    source: Path | None = Field(default=None, exclude=True, description="the file it was loaded from")
-    update: UpdatePolicy
-    snapshot: SnapshotPolicy
-    risk: RiskAppetite
-    market: MarketSpec
-
-    @model_validator(mode="after")
-    def _depth_for_every_asset(self) -> Self:
-        missing = {a.symbol for a in self.market.assets} - set(self.risk.depth_usd)
-        if missing:
-            raise ValueError(f"risk.depth_usd has no depth for {sorted(missing)}")
-        return self
 
 
 def load_policy(path: Path = DEFAULT_POLICY) -> Policy:

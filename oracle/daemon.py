@@ -14,7 +14,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -86,11 +86,11 @@ def serve_metrics(metrics: KeeperMetrics, port: int, interval_s: float) -> Threa
     127.0.0.1:``port`` (0 = any free port), in a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             if self.path == "/metrics":
                 body, status, kind = generate_latest(metrics.registry), 200, CONTENT_TYPE_LATEST
             elif self.path == "/healthz":
-                last = metrics.last_success._value.get()  # noqa: SLF001 (prometheus_client has no public getter)
+                last = metrics.last_success._value.get()
                 age = time.time() - last if last else None
                 healthy = age is not None and age <= 3 * interval_s
                 body = json.dumps({"healthy": healthy, "last_success_age_s": age}).encode()
@@ -103,7 +103,7 @@ def serve_metrics(metrics: KeeperMetrics, port: int, interval_s: float) -> Threa
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return  # scrapes are not log events
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
@@ -141,7 +141,7 @@ def run_daemon(keeper: Keeper, *, interval_s: float, dry_run: bool, metrics_port
         scheduler.shutdown(wait=False)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    scheduler.add_job(one_cycle, "interval", seconds=interval_s, next_run_time=datetime.now(timezone.utc), max_instances=1,
+    scheduler.add_job(one_cycle, "interval", seconds=interval_s, next_run_time=datetime.now(UTC), max_instances=1,
                       coalesce=True, misfire_grace_time=max(1, int(interval_s)), id="cycle")
     try:
         scheduler.start()

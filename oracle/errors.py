@@ -25,6 +25,23 @@ class PolicyError(OracleError):
     """A recommendation breaks the policy's rules or bounds."""
 
 
+class AttributionError(PolicyError):
+    """SHAP values that do not add up to the output they explain: the explanation is not published."""
+
+
+class PriceDataError(OracleError):
+    """A price file is missing, malformed, or its values cannot be trusted."""
+
+
+class RpcError(OracleError):
+    """An RPC call kept failing after its retries, or failed in a way retrying cannot fix."""
+
+
+class MulticallError(OracleError):
+    """An inner call of a Multicall3 batch that was not allowed to fail failed; the message names it and its
+    decoded revert."""
+
+
 class ExecutionError(OracleError):
     """Sending, simulating or confirming a transaction failed."""
 

@@ -19,16 +19,15 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from oracle.chain.reader import ChainSource, read_snapshot
-from oracle.chain.snapshot import MarketSnapshot
-from oracle.config import Policy
+from oracle.domain.policy import Policy
+from oracle.domain.snapshot import MarketSnapshot
 from oracle.errors import ContractRevert, ExecutionError, OracleError
 from oracle.execution.journal import Journal
 from oracle.execution.submit import Submitter
-from oracle.models.live import forecast
 from oracle.models.store import load_model
 from oracle.models.volatility import NeuralForecaster
+from oracle.pipeline import AssetRecommendation, MarketRecommendation, analyse
 from oracle.policy.calibrate import Calibration
-from oracle.policy.engine import AssetRecommendation, MarketRecommendation, recommend_market
 from oracle.policy.features import AssetFeatures
 from oracle.report.build import build_report
 from oracle.report.history import past_recommendations
@@ -113,14 +112,13 @@ class Keeper:
             snapshot = read_snapshot(self.source)
             result.block = snapshot.block_number
             self.journal.set_cycle_block(cycle_id, snapshot.chain_id, snapshot.block_number)
-            forecasts = forecast(snapshot, self.model)
             previous = self._previous_features()
-            recommendation = recommend_market(snapshot, forecasts, self.policy, self.calibration, self.model,
-                                              previous)
-            inputs = ReportInputs(snapshot=snapshot, forecasts=forecasts, policy=self.policy,
+            analysis = analyse(snapshot, self.policy, self.calibration, self.model, previous, robustness=True)
+            recommendation = analysis.recommendation
+            inputs = ReportInputs(snapshot=snapshot, forecasts=analysis.forecasts, policy=self.policy,
                                   calibration=self.calibration, previous=previous, model=self.model_card,
                                   past=past_recommendations(self.journal, self.source.w3, snapshot))
-            report = build_report(inputs, recommendation, self.model, cycle_id=cycle_id, dry_run=dry_run)
+            report = build_report(analysis, inputs, cycle_id=cycle_id, dry_run=dry_run)
             report_dir = self._report_dir(snapshot, cycle_id)
             result.report_hash = write_report(report, report_dir)
             result.report_dir, result.recommendation = report_dir, recommendation

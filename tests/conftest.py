@@ -1,7 +1,9 @@
 """Shared fixtures: a real anvil node (never a mocked web3), a deployed, governed market, a seeded one (120
 borrowers) and a fresh keeper journal.
 
-A missing anvil is a failure, not a skip: ``find_tool`` raises ``ToolMissingError``.
+A missing anvil is a failure, not a skip: ``find_tool`` raises ``ToolMissingError``. Every test that starts an
+anvil node carries the ``anvil`` marker, so that ``pytest -m "not anvil"`` is a chain-free suite: a test without
+the marker that starts one fails (``pytest_runtest_setup`` below).
 """
 
 from __future__ import annotations
@@ -12,13 +14,32 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from oracle.chain.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
-from oracle.chain.deploy import Deployment, deploy_market
-from oracle.chain.seed import seed_positions
+from oracle.chain.rpc import make_web3
 from oracle.chain.tx import TxSender
-from oracle.config import Policy, load_policy
+from oracle.config import load_policy
 from oracle.data.demo_prices import load_demo_rounds
+from oracle.devnet.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
+from oracle.devnet.deploy import Deployment, deploy_market
+from oracle.devnet.seed import seed_positions
+from oracle.domain.policy import Policy
 from oracle.execution.journal import Journal
+
+_marked = {"anvil": False}  # whether the test being set up or run carries the anvil marker
+_start = AnvilNode.start
+
+
+def _checked_start(self: AnvilNode) -> AnvilNode:
+    if not _marked["anvil"]:
+        raise AssertionError("this test starts an anvil node but has no @pytest.mark.anvil (pytestmark)")
+    return _start(self)
+
+
+AnvilNode.start = _checked_start  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _marked["anvil"] = item.get_closest_marker("anvil") is not None
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +51,7 @@ def anvil() -> Iterator[AnvilNode]:
 
 @pytest.fixture(scope="module")
 def w3(anvil: AnvilNode) -> Web3:
-    return Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 30}))
+    return make_web3(anvil.url, timeout_s=30)
 
 
 @pytest.fixture(scope="module")

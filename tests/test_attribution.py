@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from oracle.config import load_policy
-from oracle.explain.attribution import ADDITIVITY_TOL_BPS, AttributionError, explain, explain_change
+from oracle.errors import AttributionError
+from oracle.explain.attribution import ADDITIVITY_TOL_BPS, explain, explain_change
 from oracle.policy.calibrate import load_calibration
 from oracle.policy.features import FEATURE_NAMES
 from oracle.policy.recommend import MarketConstants, recommend_matrix

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oracle.policy.bounds import check_change, clamp_update, linked_rules_hold
-from oracle.policy.params import BPS, AssetBounds, Param, ParamBounds, RiskParams
+from oracle.domain.params import BPS, AssetBounds, Param, ParamBounds, RiskParams, linked_rules_hold
+from oracle.policy.bounds import check_change, clamp_update
 
 ASSET = "0x" + "ab" * 20
 

@@ -15,12 +15,14 @@ from eth_abi import decode as abi_decode
 from web3 import Web3
 
 from oracle.chain.artifacts import decode_revert
-from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset, submit_update
 from oracle.chain.multicall import Call, aggregate3, encode_call
 from oracle.chain.tx import TxSender
+from oracle.devnet.deploy import Deployment
+from oracle.domain.params import BPS, AssetBounds, ParamBounds, RiskParams
 from oracle.policy.bounds import check_change, check_update
-from oracle.policy.params import BPS, AssetBounds, ParamBounds, RiskParams
+
+pytestmark = pytest.mark.anvil
 
 CASES = 12_000
 BATCH = 400

@@ -82,8 +82,8 @@ def test_missing_policy(tmp_path: Path) -> None:
 def test_execution_limits_nest_and_keeper_key_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from eth_account import Account
 
-    from oracle.chain.anvil import ANVIL_KEEPER_KEY
     from oracle.config import load_keeper_account
+    from oracle.devnet.anvil import ANVIL_KEEPER_KEY
 
     monkeypatch.setenv("ORACLE_EXECUTION__MAX_FEE_GWEI", "5")
     settings = load_settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from oracle.config import load_policy
-from oracle.policy.params import RiskParams
+from oracle.domain.params import RiskParams
 from oracle.risk.cascade import CascadeMarket, sample_shocks
 from oracle.risk.gate import liquidatable_share, risk_gate
 

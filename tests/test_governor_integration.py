@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from web3 import Web3
 
-from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset, submit_update
 from oracle.chain.tx import TxSender, simulate
+from oracle.devnet.deploy import Deployment
+from oracle.domain.params import Param, RiskParams
 from oracle.errors import ContractRevert
 from oracle.policy.bounds import check_update, clamp_update
-from oracle.policy.params import Param, RiskParams
 
-pytestmark = pytest.mark.usefixtures("clean_chain")
+pytestmark = [pytest.mark.anvil, pytest.mark.usefixtures("clean_chain")]
 
 REPORT = b"\x11" * 32
 

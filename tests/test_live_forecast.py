@@ -7,11 +7,14 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.deploy import Deployment
 from oracle.chain.reader import ChainSource, read_snapshot
-from oracle.config import Policy
-from oracle.models.live import daily_candles, forecast, forecast_asset
+from oracle.data.candles import daily_candles
+from oracle.devnet.deploy import Deployment
+from oracle.domain.policy import Policy
+from oracle.models.live import forecast, forecast_asset
 from oracle.models.store import load_model
+
+pytestmark = pytest.mark.anvil
 
 
 @pytest.fixture(scope="module")

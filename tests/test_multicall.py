@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from oracle.chain.deploy import Deployment
-from oracle.chain.multicall import Call, Multicall, MulticallError, encode_call
-from oracle.chain.seed import seed_positions
-from oracle.chain.snapshot import MarketSnapshot
+from oracle.chain.multicall import Call, Multicall, encode_call
+from oracle.devnet.deploy import Deployment
+from oracle.devnet.seed import seed_positions
+from oracle.domain.snapshot import MarketSnapshot
+from oracle.errors import MulticallError
 
-pytestmark = pytest.mark.usefixtures("clean_chain")
+pytestmark = [pytest.mark.anvil, pytest.mark.usefixtures("clean_chain")]
 
 
 def _borrower_calls(deployment: Deployment, n: int, allow_failure: bool = False) -> list[Call]:

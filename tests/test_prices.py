@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from oracle.data.demo_prices import load_demo_prices, load_history
-from oracle.data.prices import PriceDataError, closes, gaps, liquid_start, load_ohlc
+from oracle.data.prices import closes, gaps, liquid_start, load_ohlc
+from oracle.errors import PriceDataError
 from oracle.models.base import daily_history
 from oracle.models.evaluate import HISTORY_SINCE, load_daily
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oracle.config import load_policy
-from oracle.policy.bounds import linked_rules_hold
+from oracle.domain.params import linked_rules_hold
 from oracle.policy.calibrate import load_calibration
 from oracle.policy.features import FEATURE_NAMES, AssetFeatures, tail_quantile
 from oracle.policy.recommend import MarketConstants, recommend, recommend_matrix, to_params

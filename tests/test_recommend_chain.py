@@ -10,20 +10,17 @@ from typer.testing import CliRunner
 from web3 import Web3
 
 from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset, submit_update
 from oracle.chain.reader import ChainSource, read_snapshot
-from oracle.chain.seed import seed_positions
 from oracle.chain.tx import TxSender
 from oracle.cli import app
-from oracle.config import Policy
+from oracle.devnet.deploy import Deployment
+from oracle.devnet.seed import seed_positions
+from oracle.domain.policy import Policy
 from oracle.explain.attribution import ADDITIVITY_TOL_BPS
-from oracle.explain.background import recent_background
-from oracle.models.live import forecast
 from oracle.models.store import load_model
+from oracle.pipeline import analyse
 from oracle.policy.calibrate import load_calibration
-from oracle.policy.engine import recommend_market
-from oracle.policy.features import build_features
 
 pytestmark = pytest.mark.anvil
 
@@ -39,10 +36,10 @@ def test_proposed_updates_are_accepted_on_chain(w3: Web3, seeded: Deployment, po
     source = ChainSource(w3, NativeMarketAdapter(seeded.market), seeded.governor, seeded.multicall, policy.snapshot)
     snap = read_snapshot(source)
     model = load_model()[0]
-    forecasts = forecast(snap, model)
-    background = recent_background(snap, build_features(snap, forecasts, policy.risk), model)
+    analysis = analyse(snap, policy, load_calibration(policy), model)
+    background = analysis.background
     assert background.shape[0] > 4 * 20  # recent days of every asset
-    rec = recommend_market(snap, forecasts, policy, load_calibration(policy), model)
+    rec = analysis.recommendation
     assert all(a.attribution.background_rows == background.shape[0] for a in rec.assets)
     proposed = [a for a in rec.assets if a.proposed]
     assert proposed, "the 2022 crash should make the oracle move something"

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 from web3 import Web3
 
-from oracle.chain.anvil import AnvilNode
-from oracle.chain.deploy import Deployment
 from oracle.chain.tx import TxSender, contract_at
 from oracle.cli import app
-from oracle.config import Policy
+from oracle.devnet.anvil import AnvilNode
+from oracle.devnet.deploy import Deployment
+from oracle.domain.policy import Policy
 from oracle.execution.journal import Journal
 from oracle.keeper import CycleResult
 from oracle.models.volatility import FEATURES

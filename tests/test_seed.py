@@ -7,13 +7,16 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.anvil import ANVIL_DEFAULT_KEY, AnvilNode
-from oracle.chain.deploy import Deployment, deploy_market
 from oracle.chain.reader import ChainSource, read_snapshot
-from oracle.chain.seed import borrower_address, seed_positions
+from oracle.chain.rpc import make_web3
 from oracle.chain.tx import TxSender, contract_at
-from oracle.config import Policy
 from oracle.data.demo_prices import load_demo_rounds
+from oracle.devnet.anvil import ANVIL_DEFAULT_KEY, AnvilNode
+from oracle.devnet.deploy import Deployment, deploy_market
+from oracle.devnet.seed import borrower_address, seed_positions
+from oracle.domain.policy import Policy
+
+pytestmark = pytest.mark.anvil
 
 
 @pytest.mark.usefixtures("clean_chain")
@@ -44,7 +47,7 @@ def test_storage_seeding_equals_transaction_seeding(policy: Policy) -> None:
     snapshots = []
     for method in ("transactions", "storage"):
         with AnvilNode() as node:
-            w3 = Web3(Web3.HTTPProvider(node.url))
+            w3 = make_web3(node.url)
             sender = TxSender(w3, ANVIL_DEFAULT_KEY)
             d = deploy_market(w3, sender, policy.market, keeper=sender.address, guardian=sender.address,
                               price_history=load_demo_rounds())

@@ -9,20 +9,20 @@ import pytest
 from web3 import Web3
 
 from oracle.chain.adapters import NativeMarketAdapter, RawMarket
-from oracle.chain.deploy import Deployment
 from oracle.chain.multicall import Multicall
 from oracle.chain.reader import ChainSource, read_snapshot
-from oracle.chain.rpc import RpcError, make_web3
-from oracle.chain.seed import seed_positions
-from oracle.chain.snapshot import MarketSnapshot
-from oracle.chain.storage import mapping_slot, variable_slot, hex_word
+from oracle.chain.rpc import make_web3
 from oracle.chain.tx import TxSender, contract_at
-from oracle.config import Policy
-from oracle.errors import SnapshotError
-from oracle.policy.params import RiskParams
+from oracle.devnet.deploy import Deployment
+from oracle.devnet.seed import seed_positions
+from oracle.devnet.storage import hex_word, mapping_slot, variable_slot
+from oracle.domain.params import RiskParams
+from oracle.domain.policy import Policy
+from oracle.domain.snapshot import MarketSnapshot
+from oracle.errors import RpcError, SnapshotError
 from tests.support.rpc_proxy import RpcProxy
 
-pytestmark = pytest.mark.usefixtures("clean_chain")
+pytestmark = [pytest.mark.anvil, pytest.mark.usefixtures("clean_chain")]
 
 
 def source_for(w3: Web3, deployment: Deployment, policy: Policy, adapter: NativeMarketAdapter | None = None,

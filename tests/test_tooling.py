@@ -12,25 +12,28 @@ import pytest
 import requests
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
-from web3 import Web3
 
-from oracle.chain.anvil import REPO_ROOT, AnvilNode, find_tool
 from oracle.chain.artifacts import ABI_DIR, decode_revert
+from oracle.chain.rpc import make_web3
+from oracle.devnet.anvil import AnvilNode, find_tool
 from oracle.errors import ToolMissingError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_missing_tool_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ORACLE_ANVIL", str(tmp_path / "no-anvil"))
-    monkeypatch.setattr("oracle.chain.anvil.REPO_ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)  # no node_modules here
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissingError, match="npm ci"):
         find_tool("anvil")
 
 
+@pytest.mark.anvil
 def test_anvil_starts_answers_and_stops() -> None:
     node = AnvilNode().start()
     try:
-        assert Web3(Web3.HTTPProvider(node.url)).eth.chain_id == 31337
+        assert make_web3(node.url).eth.chain_id == 31337
     finally:
         node.stop()
     assert not node.running

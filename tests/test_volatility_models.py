@@ -16,14 +16,7 @@ from oracle.data.demo_prices import load_demo_prices
 from oracle.models.base import daily_history
 from oracle.models.baselines import EWMA, HAR, GarchT
 from oracle.models.evaluate import score, walk_forward
-from oracle.models.volatility import (
-    FEATURES,
-    GARCH_ALPHA,
-    GARCH_BETA,
-    HyperParams,
-    NeuralForecaster,
-    targeted_garch,
-)
+from oracle.models.volatility import FEATURES, GARCH_ALPHA, GARCH_BETA, HyperParams, NeuralForecaster, targeted_garch
 
 SMALL = HyperParams(epochs=2, hidden=8, seq_len=16)
 

@@ -1,7 +1,7 @@
 """Export ABI, creation bytecode and storage layout of every deployable contract from forge's `out/` into `abi/`.
 
 Why: the Python side deploys and calls the contracts from these committed JSON files, so that it needs no
-compiler at run time; `tests/test_abi_fresh.py` recompiles and fails when they are stale.
+compiler at run time; `tests/test_tooling.py` recompiles and fails when they are stale.
 Usage: python tools/export_abi.py OUT_DIR ABI_DIR
 """
 

@@ -1,4 +1,4 @@
-"""Contract artifacts (ABI + bytecode) exported from forge into ``abi/``, and custom-error decoding.
+"""Contract artifacts (ABI + bytecode) exported from forge into ``oracle/chain/abi/``, and custom-error decoding.
 
 Why: the Python side must deploy and call the contracts without a compiler at run time, and every revert must
 surface as the contract's custom error by name (``IncreaseTooLarge(param=0, ...)``), never as opaque hex.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from eth_utils import function_signature_to_4byte_selector, to_bytes, to_checksu
 
 from oracle.errors import ContractRevert
 
-ABI_DIR = Path(__file__).resolve().parents[2] / "abi"
+ABI_DIR = Path(str(files("oracle.chain").joinpath("abi")))  # package data: `make abi` writes it
 CONTRACT_NAMES = ("RiskParameterGovernor", "LendingMarket", "PriceFeed", "TestToken", "Multicall3")
 
 # Solidity's built-in revert payloads

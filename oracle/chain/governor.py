@@ -12,8 +12,7 @@ from web3.logs import DISCARD
 from web3.types import BlockIdentifier, TxReceipt
 
 from oracle.chain.tx import TxSender, simulate
-from oracle.policy.bounds import LastChanged
-from oracle.policy.params import AssetBounds, RiskParams
+from oracle.domain.params import AssetBounds, LastChanged, RiskParams
 
 
 class GovernedAsset(BaseModel):

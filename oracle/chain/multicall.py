@@ -21,8 +21,8 @@ from web3 import Web3
 
 from oracle.chain.abi_fast import decode_aggregate3_results, encode_aggregate3, is_static_word_type, word
 from oracle.chain.artifacts import decode_revert
-from oracle.chain.rpc import with_retries
-from oracle.errors import OracleError
+from oracle.chain.rpc import rpc_call
+from oracle.errors import MulticallError
 
 AGGREGATE3 = function_signature_to_4byte_selector("aggregate3((address,bool,bytes)[])")
 
@@ -43,9 +43,6 @@ class Result(NamedTuple):
     success: bool
     data: bytes
 
-
-class MulticallError(OracleError):
-    """An inner call that was not allowed to fail failed; the message names it and its decoded revert."""
 
 
 @cache
@@ -86,8 +83,6 @@ class Multicall:
         *,
         max_calldata_bytes: int = 256_000,
         max_gas: int = 25_000_000,
-        attempts: int = 4,
-        backoff_s: float = 0.2,
         workers: int = 2,
     ) -> None:
         self.w3 = w3
@@ -96,8 +91,6 @@ class Multicall:
         self.address = Web3.to_checksum_address(address)
         self.max_calldata_bytes = max_calldata_bytes
         self.max_gas = max_gas
-        self.attempts = attempts
-        self.backoff_s = backoff_s
         self.eth_calls = 0  # how many eth_call requests this instance made (for benchmarks and logs)
 
     def chunks(self, calls: Sequence[Call]) -> list[Sequence[Call]]:
@@ -126,7 +119,7 @@ class Multicall:
                     self.eth_calls += 1
                 return aggregate3(self.w3, self.address, [c._replace(allow_failure=True) for c in chunk], block)
 
-            return with_retries(once, what, attempts=self.attempts, backoff_s=self.backoff_s)
+            return rpc_call(self.w3, once, what)
 
         chunks = self.chunks(calls)
         results: list[Result] = []

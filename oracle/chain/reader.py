@@ -20,10 +20,11 @@ from web3 import Web3
 from oracle.chain.abi_fast import decode_words
 from oracle.chain.adapters.base import MarketAdapter, RawMarket, RawPosition
 from oracle.chain.multicall import Call, Multicall, encode_call
-from oracle.chain.rpc import with_retries
-from oracle.chain.snapshot import DENSITY_BANDS, AssetState, FeedRound, MarketSnapshot, Position, SnapshotPolicy
+from oracle.chain.rpc import rpc_call
+from oracle.domain.params import BPS, AssetBounds
+from oracle.domain.policy import SnapshotPolicy
+from oracle.domain.snapshot import DENSITY_BANDS, AssetState, FeedRound, MarketSnapshot, MarketTotals, Position
 from oracle.errors import SnapshotError
-from oracle.policy.params import BPS, AssetBounds
 
 _ROUND = ["uint80", "int256", "uint256", "uint256", "uint80"]
 _BOUNDS = "(uint16,uint16,uint16,uint16,uint32)[3]"
@@ -178,7 +179,7 @@ def _risk_figures(
 
 def resolve_block(w3: Web3, block: int | None) -> tuple[int, int, int]:
     """The number, timestamp and base fee (wei; 0 before EIP-1559) of ``block`` (the latest when ``None``)."""
-    header = with_retries(lambda: w3.eth.get_block("latest" if block is None else block), f"eth_getBlock({block})")
+    header = rpc_call(w3, lambda: w3.eth.get_block("latest" if block is None else block), f"eth_getBlock({block})")
     return header["number"], header["timestamp"], int(header.get("baseFeePerGas", 0) or 0)
 
 
@@ -191,7 +192,7 @@ def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall |
     """
     w3, policy = source.w3, source.policy
     number, timestamp, base_fee = resolve_block(w3, block)
-    chain_id = with_retries(lambda: w3.eth.chain_id, "eth_chainId")
+    chain_id = rpc_call(w3, lambda: w3.eth.chain_id, "eth_chainId")
     mc = mc or Multicall(w3, source.multicall)
     market = source.adapter.read_market(mc, number)
     paused, latest, feed_decimals, bounds, last_changed = _read_feeds_and_governor(mc, number, source, market)
@@ -234,12 +235,10 @@ def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall |
     for s in assets:
         if not all(math.isfinite(x) for x in (s.collateral_value_usd, s.debt_usd, s.top10_share)):
             raise SnapshotError(f"{s.symbol}: derived values are not finite")
+    totals = {name: getattr(market, name) for name in MarketTotals.model_fields}
     return MarketSnapshot(
-        chain_id=chain_id, block_number=number, block_timestamp=timestamp, base_fee_wei=base_fee, market=source.adapter.address,
-        governor=Web3.to_checksum_address(source.governor), paused=paused, stable=market.stable,
-        stable_decimals=market.stable_decimals, close_factor_bps=market.close_factor_bps,
-        total_supplied=market.total_supplied, total_debt=market.total_debt, bad_debt=market.bad_debt,
-        available_liquidity=market.available_liquidity,
+        **totals, chain_id=chain_id, block_number=number, block_timestamp=timestamp, base_fee_wei=base_fee,
+        market=source.adapter.address, governor=Web3.to_checksum_address(source.governor), paused=paused,
         utilisation=market.total_debt / market.total_supplied if market.total_supplied else 0.0,
         assets=assets, positions=positions,
     )

@@ -1,25 +1,30 @@
-"""JSON-RPC access with timeouts and bounded retries.
+"""The one way a ``Web3`` is built: HTTP with a per-request timeout and bounded retries configured on the provider.
 
-Why: a keeper runs for months against nodes that drop connections, time out and rate-limit. Transient transport
-errors are retried with exponential backoff; anything else (a revert, a malformed request) is not, because
-retrying cannot fix it. After the last attempt the error names the call that failed.
+Why on the provider: every request (snapshot reads, Multicall batches, and the submission path's nonce, block and
+receipt reads) gets the same retries, with no call site that forgets them. Transient transport errors are retried
+with exponential backoff; anything else (a revert, an error the node answered with) is not, because retrying
+cannot fix it. ``rpc_call`` turns what still fails into an ``RpcError`` that names the call.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import TypeVar
+from urllib.parse import urlparse
 
 import requests
 from web3 import Web3
 from web3.exceptions import ContractLogicError, ProviderConnectionError, TimeExhausted, Web3RPCError
+from web3.providers.rpc.utils import ExceptionRetryConfiguration
 
-from oracle.errors import OracleError
+from oracle.errors import ConfigError, RpcError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+RPC_ATTEMPTS = 4  # per request, the first included
+RPC_BACKOFF_S = 0.2  # before the second attempt; doubles after each failure
 
 # transport failures worth another attempt
 TRANSIENT = (
@@ -33,36 +38,31 @@ TRANSIENT = (
 )
 
 
-class RpcError(OracleError):
-    """An RPC call kept failing after its retries, or failed in a way retrying cannot fix."""
+def make_web3(url: str, timeout_s: float = 10.0, *, attempts: int = RPC_ATTEMPTS,
+              backoff_s: float = RPC_BACKOFF_S) -> Web3:
+    """A web3 instance over HTTP(S) with a per-request timeout and ``attempts`` tries per request; a URL that is
+    not ``http(s)://host[:port]`` raises ``ConfigError``."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"RPC URL {url!r} is not an http(s):// URL")
+    retry = ExceptionRetryConfiguration(errors=TRANSIENT, retries=attempts, backoff_factor=backoff_s)
+    provider = Web3.HTTPProvider(url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=retry)
+    return Web3(provider)
 
 
-def make_web3(url: str, timeout_s: float = 10.0) -> Web3:
-    """A web3 instance over HTTP with a per-request timeout."""
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+def _attempts(w3: Web3) -> int:
+    retry = getattr(w3.provider, "exception_retry_configuration", None)
+    return int(retry.retries) if isinstance(retry, ExceptionRetryConfiguration) else 1
 
 
-def with_retries(
-    call: Callable[[], T],
-    what: str,
-    *,
-    attempts: int = 4,
-    backoff_s: float = 0.2,
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
-    """Run ``call``; retry transient transport errors ``attempts - 1`` times with backoff doubling from
-    ``backoff_s``. Raises ``RpcError`` naming ``what`` when it still fails."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except ContractLogicError:
-            raise  # a revert is an answer, not a transport failure
-        except TRANSIENT as exc:
-            if attempt == attempts:
-                raise RpcError(f"{what}: RPC failed after {attempts} attempts: {type(exc).__name__}: {exc}") from exc
-            delay = backoff_s * 2 ** (attempt - 1)
-            log.warning("rpc retry", extra={"what": what, "attempt": attempt, "delay_s": delay, "error": str(exc)})
-            sleep(delay)
-        except Web3RPCError as exc:
-            raise RpcError(f"{what}: node returned an error: {exc}") from exc
-    raise AssertionError("unreachable")
+def rpc_call(w3: Web3, call: Callable[[], T], what: str) -> T:
+    """Run ``call`` (requests through ``w3``, retried by its provider); raise ``RpcError`` naming ``what`` when the
+    node still cannot be reached or answers with an error. A revert is an answer and propagates as it is."""
+    try:
+        return call()
+    except ContractLogicError:
+        raise
+    except TRANSIENT as exc:
+        raise RpcError(f"{what}: RPC failed after {_attempts(w3)} attempts: {type(exc).__name__}: {exc}") from exc
+    except Web3RPCError as exc:
+        raise RpcError(f"{what}: node returned an error: {exc}") from exc

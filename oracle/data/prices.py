@@ -14,13 +14,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from oracle.errors import OracleError
+from oracle.errors import PriceDataError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
-
-class PriceDataError(OracleError):
-    """A price file is missing, malformed, or its values cannot be trusted."""
 
 
 class Gap(BaseModel):

@@ -29,9 +29,9 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCErro
 
 from oracle.chain.artifacts import decode_revert
 from oracle.chain.tx import revert_data, simulate
+from oracle.domain.params import RiskParams
 from oracle.errors import ExecutionError
 from oracle.execution.journal import Attempt, Journal
-from oracle.policy.params import RiskParams
 
 GWEI = 10**9
 GAS_MARGIN = 1.25

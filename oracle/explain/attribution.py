@@ -22,17 +22,17 @@ import numpy as np
 import shap
 from pydantic import BaseModel, ConfigDict
 
-from oracle.errors import PolicyError
+from oracle.errors import AttributionError
+from oracle.explain.jit_cache import enable_numba_cache
 from oracle.policy.features import FEATURE_NAMES, FEATURE_SHORT
+
+enable_numba_cache()  # shap's kernels compile once per machine, not once per process
 
 EXACT_MAX_FEATURES = 14
 ADDITIVITY_TOL_BPS = 1e-6
 OUTPUTS = ("LTV", "LT", "LB")
 MAX_BACKGROUND = 100
 
-
-class AttributionError(PolicyError):
-    """SHAP values that do not add up to the output they explain."""
 
 
 class OutputAttribution(BaseModel):

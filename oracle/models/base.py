@@ -16,6 +16,31 @@ from scipy import stats
 from oracle.data.prices import garman_klass_variance, log_returns, parkinson_variance, realised_variance
 
 QUANTILES = (0.01, 0.05)  # left tail: VaR 99 % and 95 % of a long collateral position
+EWMA_LAMBDA = 0.94  # RiskMetrics' daily decay
+EWMA_WARMUP = 30  # days whose mean squared return starts the recursion
+
+
+def ewma_variances(returns: np.ndarray, lam: float = EWMA_LAMBDA, warmup: int = EWMA_WARMUP) -> np.ndarray:
+    """The RiskMetrics recursion ``var_{t+1} = lam var_t + (1 - lam) r_t^2``, started at the mean squared return of
+    the first ``warmup`` returns. Entry ``i`` is the variance known before return ``i``; the last entry (one more
+    than ``returns``) is the forecast after them all. The one EWMA of the project: the baseline, the live fallback
+    and the report's fallback track all read it."""
+    values = np.asarray(returns, dtype=float)
+    out = np.empty(values.size + 1)
+    var = float(np.mean(values[:warmup] ** 2)) if values.size else float("nan")
+    for i, x in enumerate(values):
+        out[i] = var
+        var = lam * var + (1 - lam) * x * x
+    out[values.size] = var
+    return out
+
+
+def unit_t_ppf(p: float, dof: float | np.ndarray | None) -> float | np.ndarray:
+    """The ``p`` quantile of a Student-t with ``dof`` degrees of freedom scaled to unit variance (the normal's
+    when ``dof`` is ``None`` or infinite): the one place a forecast's tail becomes a quantile."""
+    if dof is None or (np.isscalar(dof) and not np.isfinite(dof)):
+        return float(stats.norm.ppf(p))
+    return stats.t.ppf(p, dof) * np.sqrt((dof - 2) / dof)
 
 
 def daily_history(ohlc: pd.DataFrame) -> pd.DataFrame:
@@ -68,5 +93,4 @@ def empirical_quantiles(returns: pd.Series, variance: pd.Series) -> dict[str, fl
 
 def student_t_quantiles(nu: float) -> dict[str, float]:
     """Quantiles of a unit-variance Student-t with ``nu`` degrees of freedom."""
-    scale = np.sqrt((nu - 2) / nu)
-    return {f"q{int(q * 100):02d}": float(stats.t.ppf(q, nu) * scale) for q in QUANTILES}
+    return {f"q{int(q * 100):02d}": float(unit_t_ppf(q, nu)) for q in QUANTILES}

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from arch import arch_model
 
-from oracle.models.base import empirical_quantiles, student_t_quantiles
+from oracle.models.base import EWMA_LAMBDA, EWMA_WARMUP, empirical_quantiles, ewma_variances, student_t_quantiles
 
 SCALE = 100.0  # arch prefers returns in percent
 
@@ -19,20 +19,14 @@ class EWMA:
 
     name = "EWMA"
 
-    def __init__(self, lam: float = 0.94, warmup: int = 30) -> None:
+    def __init__(self, lam: float = EWMA_LAMBDA, warmup: int = EWMA_WARMUP) -> None:
         self.lam = lam
         self.warmup = warmup
         self.quantiles: dict[str, float] = {}
 
     def _path(self, r: pd.Series) -> pd.Series:
         """Variance forecast for each day (index = target day), from returns before it."""
-        values = r.to_numpy()
-        out = np.empty(len(values))
-        var = float(np.mean(values[: self.warmup] ** 2))
-        for i, x in enumerate(values):
-            out[i] = var  # known before day i's return
-            var = self.lam * var + (1 - self.lam) * x * x
-        return pd.Series(out, index=r.index)
+        return pd.Series(ewma_variances(r.to_numpy(), self.lam, self.warmup)[:-1], index=r.index)
 
     def fit(self, history: pd.DataFrame) -> Self:
         path = self._path(history["r"])
@@ -53,7 +47,7 @@ class GarchT:
     def __init__(self) -> None:
         self.params: pd.Series | None = None
 
-    def _model(self, r: pd.Series):  # noqa: ANN202 (arch's types)
+    def _model(self, r: pd.Series):
         return arch_model(r * SCALE, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
 
     def fit(self, history: pd.DataFrame) -> Self:

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from oracle.data.prices import PriceDataError, liquid_start, load_ohlc
+from oracle.data.prices import liquid_start, load_ohlc
+from oracle.errors import PriceDataError
 from oracle.models.base import VolatilityModel, daily_history, daily_history_from_hourly
 from oracle.models.baselines import EWMA, HAR, GarchT
 from oracle.models.metrics import christoffersen, diebold_mariano, kupiec, mincer_zarnowitz_r2, qlike, squared_error

@@ -11,6 +11,7 @@ import hashlib
 import json
 import platform
 from dataclasses import asdict
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import torch
 from oracle.errors import ModelError
 from oracle.models.volatility import FEATURES, NeuralForecaster
 
-ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
+ARTIFACT_DIR = Path(str(files("oracle.models").joinpath("artifacts")))  # package data
 DEFAULT_NAME = "volatility"
 
 

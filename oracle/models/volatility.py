@@ -18,11 +18,10 @@ from typing import Self
 import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 from scipy.cluster.vq import kmeans2
 from torch import nn
 
-from oracle.models.base import QUANTILES
+from oracle.models.base import QUANTILES, unit_t_ppf
 
 FEATURES = ("r", "abs_r", "gk", "pk", "gk5", "gk22", "ewma", "garch", "drawdown", "regime")
 LEVEL_WINDOW = 365  # days of the trailing mean used as the per-asset level
@@ -265,7 +264,7 @@ class NeuralForecaster:
             index=history.index[nxt[keep]],
         )
         for q in QUANTILES:
-            out[f"q{int(q * 100):02d}"] = stats.t.ppf(q, out["dof"]) * np.sqrt((out["dof"] - 2) / out["dof"])
+            out[f"q{int(q * 100):02d}"] = unit_t_ppf(q, out["dof"])
         return out.loc[start:]
 
     def predict_next(self, history: pd.DataFrame) -> tuple[float, float]:

@@ -14,9 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from oracle.policy.params import BPS, AssetBounds, Param, ParamBounds, RiskParams
-
-LastChanged = tuple[int, int, int]
+from oracle.domain.params import BPS, AssetBounds, LastChanged, Param, ParamBounds, RiskParams, linked_rules_hold
 
 
 class Rejection(BaseModel):
@@ -53,14 +51,6 @@ def _check_param(
     if last_changed != 0 and timestamp < last_changed + b.min_delay_s:
         return Rejection(name="TooSoon", args={"param": int(p), "nextAllowedAt": last_changed + b.min_delay_s})
     return None
-
-
-def linked_rules_hold(params: RiskParams) -> bool:
-    """``LTV < LT`` and ``LT x (1 + LB) < 100 %`` (a liquidation cannot create bad debt by construction)."""
-    return (
-        params.ltv < params.liquidation_threshold
-        and params.liquidation_threshold * (BPS + params.liquidation_bonus) < BPS * BPS
-    )
 
 
 def check_change(

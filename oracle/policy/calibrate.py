@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from oracle.config import Policy
+from oracle.domain.appetite import RiskAppetite
+from oracle.domain.policy import Policy
 from oracle.errors import ConfigError, PolicyError
-from oracle.policy.appetite import RiskAppetite
 from oracle.policy.features import AssetFeatures, tail_quantile
 from oracle.policy.recommend import Coefficients, MarketConstants, recommend_matrix
 from oracle.risk.cascade import CascadeMarket, CascadeParams, run_cascade, sample_shocks

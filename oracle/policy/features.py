@@ -14,9 +14,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import stats
 
-from oracle.chain.snapshot import MarketSnapshot
-from oracle.models.live import VolForecast
-from oracle.policy.appetite import RiskAppetite
+from oracle.domain.appetite import RiskAppetite
+from oracle.domain.forecast import VolForecast
+from oracle.domain.snapshot import MarketSnapshot
+from oracle.models.base import unit_t_ppf
+from oracle.risk.market import gas_cost_usd, position_values
 
 UNKNOWN_REGIME = 1.0  # no regime label (fallback forecast): treated as stressed, the conservative reading
 Z99 = float(stats.norm.ppf(0.99))
@@ -79,25 +81,7 @@ def tail_quantile(dof: float | None) -> float:
     """The 99 % quantile of a unit-variance Student-t (normal when ``dof`` is ``None``), in standard deviations."""
     if dof is None or not math.isfinite(dof):
         return Z99
-    return max(Z99, float(-stats.t.ppf(0.01, dof) * math.sqrt((dof - 2) / dof)))
-
-
-def gas_cost_usd(snapshot: MarketSnapshot, appetite: RiskAppetite) -> float:
-    """USD of one liquidation's gas at the stressed gas price (base fee x multiplier + tip)."""
-    try:
-        native = snapshot.asset(appetite.native_asset).price_usd
-    except KeyError:
-        native = appetite.native_price_usd
-    gwei = snapshot.base_fee_wei / 1e9 * appetite.gas_stress_multiplier + appetite.priority_fee_gwei
-    return appetite.liquidation_gas * gwei * 1e-9 * native
-
-
-def position_values(snapshot: MarketSnapshot) -> tuple[np.ndarray, np.ndarray]:
-    """USD collateral value per position and asset (positions x assets), and USD debt per position."""
-    unit = np.array([a.price / 10 ** (a.feed_decimals + a.token_decimals) for a in snapshot.assets])
-    amounts = np.array([p.collateral for p in snapshot.positions], dtype=float).reshape(-1, len(snapshot.assets))
-    debt = np.array([p.debt for p in snapshot.positions], dtype=float) / 10**snapshot.stable_decimals
-    return amounts * unit, debt
+    return max(Z99, -float(unit_t_ppf(0.01, dof)))
 
 
 def build_features(

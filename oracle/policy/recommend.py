@@ -26,9 +26,9 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from oracle.policy.appetite import RiskAppetite
+from oracle.domain.appetite import RiskAppetite
+from oracle.domain.params import BPS, RiskParams
 from oracle.policy.features import FEATURE_NAMES, AssetFeatures
-from oracle.policy.params import BPS, RiskParams
 
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
 

@@ -13,14 +13,13 @@ import time
 import numpy as np
 import pandas as pd
 
-from oracle.chain.snapshot import AssetState, MarketSnapshot
-from oracle.explain.background import recent_background, recent_forecasts
-from oracle.explain.robustness import SEEDS, explainer_gaps
-from oracle.models.live import EWMA_LAMBDA, VolForecast, daily_candles
-from oracle.models.volatility import NeuralForecaster
-from oracle.policy.engine import MarketRecommendation, policy_model
-from oracle.policy.features import FEATURE_SHORT, Z99, feature_matrix
-from oracle.policy.params import RiskParams
+from oracle.domain.forecast import VolForecast
+from oracle.domain.params import RiskParams
+from oracle.domain.snapshot import AssetState, MarketSnapshot
+from oracle.explain.robustness import SEEDS
+from oracle.models.base import ewma_variances
+from oracle.pipeline import TRACK_DAYS, CycleAnalysis, MarketRecommendation
+from oracle.policy.features import FEATURE_SHORT, Z99
 from oracle.report.schema import (
     LossHistogram,
     PastOutcome,
@@ -32,33 +31,17 @@ from oracle.report.schema import (
     VolTrack,
     policy_sha256,
 )
-from oracle.risk.cascade import run_cascade
-from oracle.risk.gate import cascade_market, liquidatable_share, market_shocks, params_arrays
-from oracle.risk.metrics import risk_metrics
+from oracle.risk.gate import liquidatable_share
 
-TRACK_DAYS = 60
 HISTOGRAM_BINS = 30
 DAY = 86_400
 
 
-def risk_impact(inputs: ReportInputs, recommendation: MarketRecommendation) -> RiskImpact:
+def risk_impact(analysis: CycleAnalysis) -> RiskImpact:
     """Bad debt and liquidations under the current parameters and with every proposed update applied, on the
     gate's paths (same seed, so the difference is the parameters' alone)."""
-    snapshot, appetite = inputs.snapshot, inputs.policy.risk
-    market = cascade_market(snapshot, appetite)
-    shocks = market_shocks(snapshot, inputs.forecasts, appetite)
-    current = [a.params for a in snapshot.assets]
-    after = list(current)
-    applied = []
-    for i, asset in enumerate(snapshot.assets):
-        rec = recommendation.asset(asset.symbol)
-        if rec.proposed and rec.bounded is not None:
-            after[i] = rec.bounded.bounded
-            applied.append(asset.symbol)
-    result_now = run_cascade(market, params_arrays(current), shocks)
-    result_after = run_cascade(market, params_arrays(after), shocks) if applied else result_now
-    supplied = market.supplied_collateral_usd
-    losses_now, losses_after = result_now.bad_debt_usd, result_after.bad_debt_usd
+    now, after = analysis.current, analysis.after
+    losses_now, losses_after = now.result.bad_debt_usd, after.result.bad_debt_usd
     top = float(max(losses_now.max(), losses_after.max()))
     edges = np.linspace(0.0, top if top > 0 else 1.0, HISTOGRAM_BINS + 1)
     histogram = LossHistogram(
@@ -68,50 +51,38 @@ def risk_impact(inputs: ReportInputs, recommendation: MarketRecommendation) -> R
         zero_now=int((losses_now <= 0).sum()), zero_after=int((losses_after <= 0).sum()),
     )
     return RiskImpact(
-        applied=tuple(applied), now=risk_metrics(result_now, supplied), after=risk_metrics(result_after, supplied),
-        liquidatable_now_share=liquidatable_share(market, current),
-        liquidatable_after_share=liquidatable_share(market, after), histogram=histogram,
+        applied=analysis.applied, now=now.metrics, after=after.metrics,
+        liquidatable_now_share=liquidatable_share(analysis.market, list(now.params)),
+        liquidatable_after_share=liquidatable_share(analysis.market, list(after.params)), histogram=histogram,
     )
 
 
-def robustness(inputs: ReportInputs, recommendation: MarketRecommendation, vol_model: NeuralForecaster | None
-               ) -> Robustness:
+def robustness(analysis: CycleAnalysis) -> Robustness:
     """Gaps of a seeded sampling explainer and of the kernel explainer to the published attributions."""
-    features = {a.asset: a.features for a in recommendation.assets}
-    x = feature_matrix(features)
-    background = recent_background(inputs.snapshot, features, vol_model)
-    model = policy_model(inputs.snapshot, inputs.policy, inputs.calibration)
-    published = [a.attribution for a in recommendation.assets]
-    seed_gap, kernel_gap = explainer_gaps(model, x, background, published)
+    if analysis.gaps is None:
+        raise ValueError("the analysis ran without the robustness check (analyse(..., robustness=True))")
+    published = [a.attribution for a in analysis.recommendation.assets]
     return Robustness(
-        method=published[0].method, seeds=SEEDS, max_seed_gap_bps=seed_gap, second_explainer="shap.KernelExplainer",
-        max_second_gap_bps=kernel_gap,
+        method=published[0].method, seeds=SEEDS, max_seed_gap_bps=analysis.gaps.max_seed_gap_bps,
+        second_explainer="shap.KernelExplainer", max_second_gap_bps=analysis.gaps.max_second_gap_bps,
         max_additivity_error_bps=max(o.additivity_error_bps for a in published for o in a.outputs),
     )
 
 
 def _ewma_track(closes: pd.Series) -> pd.DataFrame:
-    """One-step-ahead EWMA (lambda 0.94) forecasts of the daily closes' returns, normal tail."""
+    """One-step-ahead EWMA forecasts of the daily closes' returns, normal tail."""
     r = np.log(closes).diff().dropna()
-    var = float(np.mean(r.iloc[: min(30, len(r))] ** 2)) if len(r) else math.nan
-    sigma = []
-    for x in r.to_numpy():
-        sigma.append(math.sqrt(var))
-        var = EWMA_LAMBDA * var + (1 - EWMA_LAMBDA) * x * x
+    sigma = np.sqrt(ewma_variances(r.to_numpy())[:-1])
     return pd.DataFrame({"sigma_1d": sigma, "tail_q99": Z99}, index=r.index)
 
 
-def vol_track(asset: AssetState, forecast: VolForecast, vol_model: NeuralForecaster | None,
-              days: int = TRACK_DAYS) -> VolTrack:
-    """The last ``days`` daily forecasts of the source the live forecast came from, next to the realised returns."""
-    candles = daily_candles(asset)
-    made, source = None, "neural"
-    if forecast.source == "neural" and vol_model is not None:
-        try:
-            made = recent_forecasts(vol_model, candles, days)
-        except (ValueError, KeyError, IndexError):
-            made = None
-    if made is None:
+def vol_track(asset: AssetState, forecast: VolForecast, candles: pd.DataFrame, track: pd.DataFrame | None,
+              days: int) -> VolTrack:
+    """The last ``days`` daily forecasts of the source the live forecast came from, next to the realised returns
+    (``track``: the model's, when the live forecast is the model's)."""
+    if forecast.source == "neural" and track is not None:
+        made, source = track.dropna(), "neural"
+    else:
         made, source = _ewma_track(candles["close"]).iloc[-days:], "ewma-fallback"
     returns = np.log(candles["close"]).diff().reindex(made.index)
     keep = returns.notna()
@@ -210,14 +181,15 @@ def summarise(inputs: ReportInputs, recommendation: MarketRecommendation, risk: 
     return tuple(lines)
 
 
-def build_report(
-    inputs: ReportInputs, recommendation: MarketRecommendation, vol_model: NeuralForecaster | None, *,
-    cycle_id: int, dry_run: bool,
-) -> Report:
-    """The whole report of a cycle."""
-    snapshot = inputs.snapshot
-    risk = risk_impact(inputs, recommendation)
-    tracks = tuple(vol_track(a, f, vol_model) for a, f in zip(snapshot.assets, inputs.forecasts, strict=True))
+def build_report(analysis: CycleAnalysis, inputs: ReportInputs, *, cycle_id: int, dry_run: bool) -> Report:
+    """The whole report of a cycle: ``analysis`` formatted, next to the ``inputs`` it was computed from."""
+    snapshot = analysis.snapshot
+    risk = risk_impact(analysis)
+    tracks = tuple(
+        vol_track(a, f, analysis.candles[a.symbol], analysis.tracks[a.symbol], TRACK_DAYS)
+        for a, f in zip(snapshot.assets, analysis.forecasts, strict=True)
+    )
+    recommendation = analysis.recommendation
     return Report(
         cycle_id=cycle_id, chain_id=snapshot.chain_id, block_number=snapshot.block_number,
         block_timestamp=snapshot.block_timestamp, dry_run=dry_run, governor=snapshot.governor, market=snapshot.market,
@@ -225,6 +197,6 @@ def build_report(
         calibration_sha256=inputs.calibration.sha256,
         model_sha256=inputs.model.weights_sha256 if inputs.model else None,
         summary=summarise(inputs, recommendation, risk, dry_run), inputs=inputs, recommendation=recommendation,
-        risk=risk, robustness=robustness(inputs, recommendation, vol_model), vol_tracks=tracks,
+        risk=risk, robustness=robustness(analysis), vol_tracks=tracks,
         outcomes=tuple(past_outcome(snapshot, p) for p in inputs.past),
     )

@@ -12,13 +12,13 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
-from oracle.explain.attribution import OutputAttribution  # noqa: E402
-from oracle.policy.engine import AssetRecommendation, MarketRecommendation  # noqa: E402
-from oracle.policy.features import FEATURE_NAMES, FEATURE_SHORT  # noqa: E402
-from oracle.report.schema import RiskImpact, VolTrack  # noqa: E402
+from oracle.explain.attribution import OutputAttribution
+from oracle.pipeline import AssetRecommendation, MarketRecommendation
+from oracle.policy.features import FEATURE_NAMES, FEATURE_SHORT
+from oracle.report.schema import RiskImpact, VolTrack
 
 DPI = 100
 WATERFALL_TOP = 5

@@ -12,9 +12,9 @@ from collections import Counter
 
 from web3 import Web3
 
-from oracle.chain.snapshot import MarketSnapshot
+from oracle.domain.snapshot import MarketSnapshot
 from oracle.execution.journal import Journal
-from oracle.policy.engine import AssetRecommendation
+from oracle.pipeline import AssetRecommendation
 from oracle.report.schema import PastRecommendation
 
 PAST_CYCLES = 5

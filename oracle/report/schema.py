@@ -14,13 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oracle.chain.snapshot import MarketSnapshot
-from oracle.config import Policy
-from oracle.models.live import VolForecast
+from oracle.domain.forecast import VolForecast
+from oracle.domain.params import RiskParams
+from oracle.domain.policy import Policy
+from oracle.domain.snapshot import MarketSnapshot
+from oracle.pipeline import MarketRecommendation
 from oracle.policy.calibrate import Calibration
-from oracle.policy.engine import MarketRecommendation
 from oracle.policy.features import AssetFeatures
-from oracle.policy.params import RiskParams
 from oracle.risk.metrics import RiskMetrics
 
 REPORT_VERSION = 1

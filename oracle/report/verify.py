@@ -28,10 +28,10 @@ from pydantic_core import to_jsonable_python
 from web3 import Web3
 
 from oracle.chain.governor import applied_update
+from oracle.chain.rpc import make_web3
 from oracle.chain.tx import contract_at
-from oracle.models.live import forecast
 from oracle.models.store import load_model
-from oracle.policy.engine import recommend_market
+from oracle.pipeline import analyse
 from oracle.report.build import build_report
 from oracle.report.render import MANIFEST, SEAL, SEALED_FILES, Seal, render_files, unsealed
 from oracle.report.schema import Report
@@ -133,12 +133,10 @@ def _check_pipeline(report: Report, model_path: Path | None) -> list[Check]:
             return [Check(name="pipeline", passed=False,
                           detail=f"the report's model has weights {report.model_sha256[:12]}…, the loaded one "
                           f"{metadata['weights_sha256'][:12]}… (pass --model)")]
-    forecasts = forecast(inputs.snapshot, model)
-    checks = [_compare("forecasts", inputs.forecasts, forecasts)]
-    recommendation = recommend_market(inputs.snapshot, inputs.forecasts, inputs.policy, inputs.calibration, model,
-                                      inputs.previous)
-    checks.append(_compare("recommendation", report.recommendation, recommendation))
-    rebuilt = build_report(inputs, report.recommendation, model, cycle_id=report.cycle_id, dry_run=report.dry_run)
+    analysis = analyse(inputs.snapshot, inputs.policy, inputs.calibration, model, inputs.previous, robustness=True)
+    checks = [_compare("forecasts", inputs.forecasts, analysis.forecasts),
+              _compare("recommendation", report.recommendation, analysis.recommendation)]
+    rebuilt = build_report(analysis, inputs, cycle_id=report.cycle_id, dry_run=report.dry_run)
     checks.append(_compare("report", report, rebuilt))
     return checks
 
@@ -159,7 +157,7 @@ def _last_valid_block(w3: Web3, first: int, valid_until: int) -> int:
 
 
 def _check_chain(report: Report, report_hash: str, seal: Seal | None, rpc: str) -> Check:
-    w3 = Web3(Web3.HTTPProvider(rpc, request_kwargs={"timeout": 30}))
+    w3 = make_web3(rpc, timeout_s=30)
     if w3.eth.chain_id != report.chain_id:
         return Check(name="chain", passed=False, detail=f"node is chain {w3.eth.chain_id}, report is {report.chain_id}")
     governor = contract_at(w3, "RiskParameterGovernor", report.governor)

@@ -14,19 +14,13 @@ Each asset's update is judged with the other assets at their current parameters,
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from oracle.chain.snapshot import MarketSnapshot
-from oracle.models.live import VolForecast, daily_candles
-from oracle.policy.appetite import RiskAppetite
-from oracle.policy.features import gas_cost_usd, position_values
-from oracle.policy.params import RiskParams
-from oracle.risk.cascade import CascadeMarket, CascadeParams, Shocks, run_cascade, sample_shocks
+from oracle.domain.appetite import RiskAppetite
+from oracle.domain.params import RiskParams
+from oracle.risk.cascade import CascadeMarket, CascadeParams, CascadeResult, Shocks, run_cascade
 from oracle.risk.metrics import RiskMetrics, risk_metrics
 
-MIN_CORRELATION_DAYS = 30
-DEFAULT_CORRELATION = 0.8  # crypto assets in a crash, when the feeds are too short to measure it
 ES_TOLERANCE = 1e-12
 
 
@@ -44,40 +38,6 @@ class GateDecision(BaseModel):
     liquidatable_after_share: float  # ... under the proposed ones
 
 
-def correlation(snapshot: MarketSnapshot) -> np.ndarray:
-    """Correlation of daily log returns of the assets' feeds over their common days; a conservative constant when
-    fewer than ``MIN_CORRELATION_DAYS`` are shared."""
-    n = len(snapshot.assets)
-    closes = [daily_candles(a)["close"].rename(a.symbol) for a in snapshot.assets]
-    frame = np.log(pd.concat(closes, axis=1, sort=True).dropna()).diff().dropna()
-    if n == 1:
-        return np.eye(1)
-    if len(frame) < MIN_CORRELATION_DAYS:
-        return np.full((n, n), DEFAULT_CORRELATION) + (1 - DEFAULT_CORRELATION) * np.eye(n)
-    corr = np.corrcoef(frame.to_numpy().T)
-    # numerical safety for the Cholesky factor: clip to a valid correlation matrix
-    eigval, eigvec = np.linalg.eigh(corr)
-    corr = eigvec @ np.diag(np.clip(eigval, 1e-6, None)) @ eigvec.T
-    d = np.sqrt(np.diag(corr))
-    return corr / d[:, None] / d[None, :]
-
-
-def cascade_market(snapshot: MarketSnapshot, appetite: RiskAppetite) -> CascadeMarket:
-    """The snapshot's positions as the simulator sees them."""
-    values, debt = position_values(snapshot)
-    depth = np.array([appetite.depth_usd[a.symbol] for a in snapshot.assets])
-    return CascadeMarket(values, debt, depth, gas_cost_usd(snapshot, appetite), snapshot.close_factor_bps / 10_000)
-
-
-def market_shocks(snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...], appetite: RiskAppetite) -> Shocks:
-    """Price paths over the horizon from the forecasts (variance scaled to the horizon) and the feeds' correlation."""
-    scale = appetite.horizon_days**0.5
-    sigma = np.array([f.sigma * scale for f in forecasts])
-    dof = np.array([f.dof if f.dof is not None else np.inf for f in forecasts])
-    return sample_shocks(sigma, dof, correlation(snapshot), paths=appetite.paths, steps=appetite.steps,
-                         seed=appetite.seed)
-
-
 def params_arrays(params: list[RiskParams]) -> CascadeParams:
     return CascadeParams.from_bps([p.liquidation_threshold for p in params], [p.liquidation_bonus for p in params])
 
@@ -92,11 +52,14 @@ def liquidatable_share(market: CascadeMarket, params: list[RiskParams]) -> float
 
 def risk_gate(
     market: CascadeMarket, shocks: Shocks, symbols: list[str], current: list[RiskParams],
-    proposed: dict[str, RiskParams], appetite: RiskAppetite,
+    proposed: dict[str, RiskParams], appetite: RiskAppetite, current_result: CascadeResult | None = None,
 ) -> dict[str, GateDecision]:
-    """Judge each proposed asset update (``proposed`` by symbol) against the current parameters."""
+    """Judge each proposed asset update (``proposed`` by symbol) against the current parameters
+    (``current_result``: their cascade on ``shocks``, when the caller has run it already)."""
     supplied = market.supplied_collateral_usd
-    base = risk_metrics(run_cascade(market, params_arrays(current), shocks), supplied)
+    if current_result is None:
+        current_result = run_cascade(market, params_arrays(current), shocks)
+    base = risk_metrics(current_result, supplied)
     now_share = liquidatable_share(market, current)
     decisions: dict[str, GateDecision] = {}
     for symbol, params in proposed.items():

@@ -12,16 +12,16 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from oracle.chain.anvil import ANVIL_KEEPER_KEY, AnvilNode
-from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset
 from oracle.chain.rpc import make_web3
 from oracle.chain.tx import TxSender, contract_at
-from oracle.config import Policy
+from oracle.devnet.anvil import ANVIL_KEEPER_KEY, AnvilNode
+from oracle.devnet.deploy import Deployment
+from oracle.domain.params import RiskParams
+from oracle.domain.policy import Policy
 from oracle.execution.journal import Journal
 from oracle.execution.submit import FeePolicy, Submitter
 from oracle.policy.bounds import check_change
-from oracle.policy.params import RiskParams
 from tests.support.keeper import build_keeper, governed_params
 from tests.support.rpc_proxy import RpcProxy
 

@@ -8,8 +8,8 @@ import os
 import signal
 import socket
 import subprocess
-import threading
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,11 +17,11 @@ import pytest
 import requests
 from web3 import Web3
 
-from oracle.chain.anvil import ANVIL_KEEPER_KEY, AnvilNode
-from oracle.chain.deploy import Deployment
-from oracle.chain.seed import seed_positions
 from oracle.chain.tx import TxSender
-from oracle.config import Policy
+from oracle.devnet.anvil import ANVIL_KEEPER_KEY, AnvilNode
+from oracle.devnet.deploy import Deployment
+from oracle.devnet.seed import seed_positions
+from oracle.domain.policy import Policy
 from oracle.execution.journal import Journal
 
 pytestmark = pytest.mark.anvil
@@ -102,5 +102,5 @@ def test_guardian_pause_mid_run_stops_proposals(w3: Web3, deployment: Deployment
     assert statuses[0] == "done" and statuses[-1] == "paused", statuses
     first_paused = statuses.index("paused") + 1
     assert all(a.cycle_id < first_paused for a in journal.attempts()), "nothing sent once paused"
-    assert metrics.paused._value.get() == 1  # noqa: SLF001
+    assert metrics.paused._value.get() == 1
     journal.close()

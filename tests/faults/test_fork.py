@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 from web3 import Web3
 
-from oracle.chain.anvil import AnvilNode
-from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset
-from oracle.chain.seed import seed_positions
 from oracle.cli import app
+from oracle.devnet.anvil import AnvilNode
+from oracle.devnet.deploy import Deployment
+from oracle.devnet.seed import seed_positions
 
 pytestmark = pytest.mark.anvil
 

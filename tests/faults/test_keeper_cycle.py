@@ -9,17 +9,13 @@ import pytest
 from typer.testing import CliRunner
 from web3 import Web3
 
-from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.deploy import Deployment
-from oracle.chain.reader import ChainSource
 from oracle.chain.rpc import make_web3
 from oracle.chain.tx import TxSender
 from oracle.cli import app
-from oracle.config import Policy
+from oracle.devnet.deploy import Deployment
+from oracle.domain.policy import Policy
 from oracle.execution.journal import Journal
-from oracle.keeper import Keeper, load_forecaster
 from oracle.report.verify import verify_directory
-from oracle.policy.calibrate import load_calibration
 from tests.support.keeper import build_keeper, governed_params
 
 pytestmark = pytest.mark.anvil
@@ -86,10 +82,7 @@ def test_a_stale_feed_stops_the_cycle_with_its_reason(w3: Web3, seeded: Deployme
 def test_a_dead_rpc_fails_the_cycle_and_journals_it(seeded: Deployment, policy: Policy, journal: Journal,
                                                     tmp_path: Path) -> None:
     dead = make_web3("http://127.0.0.1:9", timeout_s=0.5)  # nothing listens on the discard port
-    source = ChainSource(dead, NativeMarketAdapter(seeded.market), seeded.governor, seeded.multicall,
-                         policy.snapshot)
-    model, card = load_forecaster()
-    keeper = Keeper(source, policy, load_calibration(policy), model, journal, tmp_path / "r", None, card)
+    keeper = build_keeper(dead, seeded, policy, journal, tmp_path / "r", live=False)
     result = keeper.run_cycle()
     assert result.status == "failed" and "RpcError" in result.detail
     assert [c["status"] for c in journal.cycles()] == ["failed"]

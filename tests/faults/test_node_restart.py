@@ -10,20 +10,16 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
-from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
-from oracle.chain.deploy import deploy_market
 from oracle.chain.governor import read_governed_asset
-from oracle.chain.reader import ChainSource
 from oracle.chain.rpc import make_web3
-from oracle.chain.seed import seed_positions
-from oracle.chain.tx import TxSender, contract_at
-from oracle.config import Policy
+from oracle.chain.tx import TxSender
 from oracle.data.demo_prices import load_demo_rounds
+from oracle.devnet.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
+from oracle.devnet.deploy import deploy_market
+from oracle.devnet.seed import seed_positions
+from oracle.domain.policy import Policy
 from oracle.execution.journal import Journal
-from oracle.execution.submit import FeePolicy, Submitter
-from oracle.keeper import Keeper, load_forecaster
-from oracle.policy.calibrate import load_calibration
+from tests.support.keeper import build_keeper
 from tests.support.rpc_proxy import RpcProxy
 
 pytestmark = pytest.mark.anvil
@@ -41,11 +37,7 @@ def test_node_killed_mid_cycle_and_restarted(policy: Policy, tmp_path: Path) -> 
         proxy = RpcProxy(first.url).__enter__()
         via = make_web3(proxy.url, timeout_s=2)
         journal = Journal(tmp_path / "journal.sqlite")
-        source = ChainSource(via, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
-        submitter = Submitter(via, Account.from_key(ANVIL_KEEPER_KEY),
-                              contract_at(via, "RiskParameterGovernor", d.governor), journal, FeePolicy(poll_s=0.05))
-        model, card = load_forecaster()
-        keeper = Keeper(source, policy, load_calibration(policy), model, journal, tmp_path / "r", submitter, card)
+        keeper = build_keeper(via, d, policy, journal, tmp_path / "r")
         sent = keeper.run_cycle(dry_run=False)
         assert sent.status == "done" and sent.sent
         after_first = {a.symbol: read_governed_asset(d.governor_contract(w3), d.market_contract(w3), a.token).params

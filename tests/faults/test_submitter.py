@@ -10,13 +10,13 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from oracle.chain.anvil import ANVIL_KEEPER_KEY
-from oracle.chain.deploy import Deployment
 from oracle.chain.governor import read_governed_asset
+from oracle.devnet.anvil import ANVIL_KEEPER_KEY
+from oracle.devnet.deploy import Deployment
+from oracle.domain.params import RiskParams
 from oracle.errors import ContractRevert, ExecutionError
 from oracle.execution.journal import Attempt, Journal
 from oracle.execution.submit import FeePolicy, Submitter
-from oracle.policy.params import RiskParams
 
 pytestmark = pytest.mark.anvil
 

@@ -7,27 +7,25 @@ from pathlib import Path
 from eth_account import Account
 from web3 import Web3
 
-from oracle.chain.adapters import NativeMarketAdapter
-from oracle.chain.anvil import ANVIL_KEEPER_KEY
-from oracle.chain.deploy import Deployment
+from oracle.app import MarketAddresses
+from oracle.app import build_keeper as build_app_keeper
 from oracle.chain.governor import read_governed_asset
-from oracle.chain.reader import ChainSource
-from oracle.config import Policy
+from oracle.devnet.anvil import ANVIL_KEEPER_KEY
+from oracle.devnet.deploy import Deployment
+from oracle.domain.params import RiskParams
+from oracle.domain.policy import Policy
 from oracle.execution.journal import Journal
-from oracle.execution.submit import FeePolicy, Submitter
-from oracle.keeper import Keeper, load_forecaster
-from oracle.policy.calibrate import load_calibration
-from oracle.policy.params import RiskParams
+from oracle.execution.submit import FeePolicy
+from oracle.keeper import Keeper
 
 
 def build_keeper(w3: Web3, d: Deployment, policy: Policy, journal: Journal, reports_dir: Path,
                  live: bool = True) -> Keeper:
-    """A keeper on ``d`` through ``w3``, with the anvil keeper key when ``live`` (fast receipt polling)."""
-    source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
-    submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), d.governor_contract(w3), journal,
-                          FeePolicy(poll_s=0.05)) if live else None
-    model, card = load_forecaster()
-    return Keeper(source, policy, load_calibration(policy), model, journal, reports_dir, submitter, card)
+    """A keeper on ``d`` through ``w3`` (the app's composition root), with the anvil keeper key when ``live``
+    (fast receipt polling)."""
+    signer = Account.from_key(ANVIL_KEEPER_KEY) if live else None
+    return build_app_keeper(w3, MarketAddresses.of(d), policy, journal, reports_dir, signer=signer,
+                            fees=FeePolicy(poll_s=0.05))
 
 
 def governed_params(w3: Web3, d: Deployment) -> dict[str, RiskParams]:

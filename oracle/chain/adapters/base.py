@@ -12,7 +12,8 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict
 
 from oracle.chain.multicall import Multicall
-from oracle.policy.params import RiskParams
+from oracle.domain.params import RiskParams
+from oracle.domain.snapshot import MarketTotals
 
 
 class RawAsset(BaseModel):
@@ -30,18 +31,9 @@ class RawAsset(BaseModel):
     total_collateral: int
 
 
-class RawMarket(BaseModel):
+class RawMarket(MarketTotals):
     """Market-wide state and its assets, in the market's order."""
 
-    model_config = ConfigDict(frozen=True)
-
-    stable: str
-    stable_decimals: int
-    close_factor_bps: int
-    total_supplied: int
-    total_debt: int
-    bad_debt: int
-    available_liquidity: int
     borrowers: int
     assets: tuple[RawAsset, ...]
 

@@ -11,7 +11,7 @@ from web3 import Web3
 from oracle.chain.abi_fast import checksum_address, decode_uint_array_and_uint
 from oracle.chain.adapters.base import RawAsset, RawMarket, RawPosition
 from oracle.chain.multicall import Call, Multicall, encode_call
-from oracle.policy.params import BPS, RiskParams
+from oracle.domain.params import BPS, RiskParams
 
 WAD = 10**18
 MAX_UINT = 2**256 - 1

@@ -8,9 +8,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from oracle.chain.snapshot import MarketSnapshot
+from oracle.chain.governor import AppliedUpdate
+from oracle.domain.forecast import VolForecast
+from oracle.domain.params import Param
+from oracle.domain.snapshot import MarketSnapshot
 from oracle.explain.attribution import OutputAttribution
-from oracle.policy.engine import MarketRecommendation
+from oracle.pipeline import MarketRecommendation
 
 HF_EDGES = (1.0, 1.05, 1.1, 1.25, 1.5, 2.0)
 
@@ -96,3 +99,23 @@ def print_recommendation(rec: MarketRecommendation, chain_id: int, console: Cons
         else:
             verdict = f"[bold red]gated[/]: {a.gate.reason}"
         console.print(f"{a.asset}: {verdict}")
+
+
+def applied_table(applied: list[AppliedUpdate], symbols: dict[str, str]) -> Table:
+    table = Table(title="sent by the keeper (simulated at the cycle's block, journaled, then sent)")
+    for col in ("asset", "update", "LTV/LT/LB before", "after", "tx", "gas"):
+        table.add_column(col, justify="left" if col in ("asset", "tx") else "right", no_wrap=True)
+    for a in applied:
+        table.add_row(symbols[a.asset.lower()], f"#{a.update_id}", "/".join(str(a.old.get(p)) for p in Param),
+                      "/".join(str(a.new.get(p)) for p in Param), f"{a.tx_hash[:10]}…", f"{a.gas_used:,}")
+    return table
+
+
+def forecast_table(snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...]) -> Table:
+    table = Table(title=f"market at block {snapshot.block_number}: next-day volatility from on-chain feed history")
+    for col in ("asset", "price", "σ 1d", "VaR99 1d", "liq. ≤10 % drop", "source"):
+        table.add_column(col, justify="left" if col in ("asset", "source") else "right", no_wrap=True)
+    for a, f in zip(snapshot.assets, forecasts, strict=True):
+        table.add_row(a.symbol, f"{a.price_usd:,.2f}", f"{f.sigma:.2%}", f"{f.var99:.1%}",
+                      f"${a.liquidation_density_usd['10%']:,.0f}", f.source + (f" ({f.reason})" if f.reason else ""))
+    return table

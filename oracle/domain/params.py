@@ -1,4 +1,5 @@
-"""The three risk parameters and their bounds, as pydantic models mirroring the contract's structs.
+"""The three risk parameters and their bounds, as pydantic models mirroring the contract's structs, and the linked
+rules every parameter set must obey.
 
 Units are basis points (``int``) everywhere, as on chain; a float never crosses this boundary.
 """
@@ -14,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 BPS = 10_000
 
 Bps = Annotated[int, Field(ge=0, le=BPS, description="basis points, 10_000 = 100 %")]
+LastChanged = tuple[int, int, int]
+"""When each parameter (LTV, LT, LB) last changed on the governor, unix seconds (0 = never)."""
 
 
 class Param(IntEnum):
@@ -109,3 +112,11 @@ class AssetBounds(BaseModel):
         """From the ABI value a contract call returns."""
         ltv, lt, lb = (ParamBounds.from_tuple(v) for v in values)
         return cls(ltv=ltv, liquidation_threshold=lt, liquidation_bonus=lb)
+
+
+def linked_rules_hold(params: RiskParams) -> bool:
+    """``LTV < LT`` and ``LT x (1 + LB) < 100 %`` (a liquidation cannot create bad debt by construction)."""
+    return (
+        params.ltv < params.liquidation_threshold
+        and params.liquidation_threshold * (BPS + params.liquidation_bonus) < BPS * BPS
+    )

@@ -11,7 +11,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from oracle.policy.params import Bps
+from oracle.domain.params import Bps
 
 
 class RiskAppetite(BaseModel):

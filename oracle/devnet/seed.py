@@ -23,9 +23,9 @@ from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict
 from web3 import Web3
 
-from oracle.chain.deploy import Deployment
-from oracle.chain.storage import array_element_slot, hex_word, mapping_slot, variable_slot
 from oracle.chain.tx import contract_at
+from oracle.devnet.deploy import Deployment
+from oracle.devnet.storage import array_element_slot, hex_word, mapping_slot, variable_slot
 from oracle.errors import ExecutionError
 
 GAS_PER_CALL = 400_000  # a cap, not an estimate: seeding skips estimation and checks every receipt instead

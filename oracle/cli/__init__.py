@@ -6,21 +6,25 @@ Commands: ``demo``, ``deploy``, ``snapshot``, ``train``, ``evaluate``, ``calibra
 
 from __future__ import annotations
 
+import functools
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from oracle import __version__
-from oracle.config import DEFAULT_POLICY, Settings, load_policy, load_settings
+from oracle.config import DEFAULT_POLICY, load_policy, load_settings
 from oracle.errors import OracleError
 
 if TYPE_CHECKING:  # heavy imports (torch, web3) stay out of `risk-oracle --help`
-    from oracle.chain.reader import ChainSource
-    from oracle.chain.snapshot import MarketSnapshot
-    from oracle.keeper import Keeper
+    from oracle.domain.snapshot import MarketSnapshot
+
+P = ParamSpec("P")
+R = TypeVar("R")
+TORCH_THREADS = 2
 
 app = typer.Typer(help="Autonomous risk-parameter oracle for DeFi lending markets.", no_args_is_help=True)
 console = Console()
@@ -40,18 +44,38 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _handler)
 
 
-def _fail(exc: OracleError) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2) from exc
+def command(*, torch: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """What every command shares: SIGTERM exits cleanly, torch uses ``TORCH_THREADS`` threads (only commands that
+    run a model import it), and an ``OracleError`` prints one clear line and exits with code 2."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            _exit_on_sigterm()
+            if torch:
+                import torch as _torch
+
+                _torch.set_num_threads(TORCH_THREADS)
+            try:
+                return fn(*args, **kwargs)
+            except OracleError as exc:
+                console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+                raise typer.Exit(code=2) from exc
+
+        return run
+
+    return decorate
 
 
 @app.command()
+@command(torch=False)
 def version() -> None:
     """Print the version."""
     console.print(__version__)
 
 
 @app.command()
+@command(torch=True)
 def demo(
     positions: Annotated[int, typer.Option(min=0, help="borrower positions to seed")] = 300,
     policy: PolicyOption = DEFAULT_POLICY,
@@ -61,16 +85,40 @@ def demo(
     ] = False,
 ) -> None:
     """Local anvil chain, our contracts, a seeded market, one live keeper cycle through the governor."""
-    from oracle.demo import run_demo
+    import time
 
-    _exit_on_sigterm()
-    try:
-        run_demo(load_policy(policy), positions, reports_dir, console, keep_running)
-    except OracleError as exc:
-        _fail(exc)
+    from oracle.cli.views import applied_table, forecast_table, print_recommendation
+    from oracle.demo import demo_chain
+
+    started = time.monotonic()
+    with demo_chain(load_policy(policy), positions, reports_dir, console.print) as run:
+        result, cycle = run.result, run.result.cycle
+        console.print(forecast_table(run.snapshot, run.forecasts))
+        assert cycle.recommendation is not None
+        print_recommendation(cycle.recommendation, run.snapshot.chain_id, console, run.snapshot.paused)
+        symbols = {a.token.lower(): a.symbol for a in result.deployment.assets}
+        if result.applied:
+            console.print(applied_table(result.applied, symbols))
+            console.print(f"reportHash {result.applied[0].report_hash[:18]}… = sha256 of "
+                          f"{result.report_dir}/manifest.json")
+        else:
+            console.print("no update sent this cycle")
+        for symbol, why in cycle.not_sent.items():
+            console.print(f"{symbol}: not sent ({why})")
+        console.print(f"journal {run.journal}: cycle #{cycle.cycle_id} {cycle.status}")
+        if keep_running:
+            console.print(f"report {result.report_dir}/report.html; anvil keeps running at {run.url} (Ctrl-C stops "
+                          f"it); try\n  risk-oracle verify {result.report_dir} --rpc {run.url}\n  risk-oracle "
+                          f"recommend --rpc {run.url} --deployment {result.report_dir}/deployment.json")
+            while True:
+                time.sleep(3600)
+    console.print(f"report written to {result.report_dir}/report.html (+ report.md, report.json, charts/, "
+                  f"manifest.json); check it with: risk-oracle verify {result.report_dir}  "
+                  f"({time.monotonic() - started:.1f} s, anvil stopped)")
 
 
 @app.command()
+@command(torch=False)
 def deploy(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: settings' rpc_url)")] = None,
     keeper: Annotated[str, typer.Option(help="keeper address")] = ...,  # type: ignore[assignment]
@@ -89,24 +137,21 @@ def deploy(
 
     The deployer key comes from ORACLE_DEPLOYER_KEY (or the settings file), never from the command line.
     """
-    from oracle.chain.deploy import deploy_market
     from oracle.chain.rpc import make_web3
     from oracle.chain.tx import TxSender
     from oracle.data.demo_prices import load_history
+    from oracle.devnet.deploy import deploy_market
 
-    try:
-        settings = load_settings(config)
-        if settings.deployer_key is None:
-            raise OracleError("no deployer key: set ORACLE_DEPLOYER_KEY")
-        spec = load_policy(policy).market
-        history = load_history([a.price_source for a in spec.assets], data_dir or settings.data_dir, start, end)
-        w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
-        sender = TxSender(w3, settings.deployer_key.get_secret_value())
-        deployment = deploy_market(
-            w3, sender, spec, keeper=keeper, guardian=guardian, owner=owner, price_history=history
-        )
-    except OracleError as exc:
-        _fail(exc)
+    settings = load_settings(config)
+    if settings.deployer_key is None:
+        raise OracleError("no deployer key: set ORACLE_DEPLOYER_KEY")
+    spec = load_policy(policy).market
+    history = load_history([a.price_source for a in spec.assets], data_dir or settings.data_dir, start, end)
+    w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
+    sender = TxSender(w3, settings.deployer_key.get_secret_value())
+    deployment = deploy_market(
+        w3, sender, spec, keeper=keeper, guardian=guardian, owner=owner, price_history=history
+    )
     deployment.save(out)
     console.print(f"governor {deployment.governor}\nmarket   {deployment.market}\nwritten to {out}")
 
@@ -118,33 +163,21 @@ DeploymentOption = Annotated[
 ]
 
 
-def _chain_source(rpc: str | None, deployment: Path | None, policy: Path, settings: Settings) -> ChainSource:
-    """Where the market is: addresses from ``deployment`` or the settings; raises ``OracleError``."""
-    from oracle.chain.adapters import NativeMarketAdapter
-    from oracle.chain.deploy import Deployment
-    from oracle.chain.reader import ChainSource
-    from oracle.chain.rpc import make_web3
-
-    if deployment is not None:
-        d = Deployment.load(deployment)
-        market, governor, multicall = d.market, d.governor, d.multicall
-    else:
-        market, governor, multicall = settings.market, settings.governor, settings.multicall
-    if not (market and governor and multicall):
-        raise OracleError("market, governor and multicall addresses needed: --deployment or ORACLE_* settings")
-    w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
-    return ChainSource(w3, NativeMarketAdapter(market), governor, multicall, load_policy(policy).snapshot)
-
-
 def _read_snapshot(rpc: str | None, block: int | None, deployment: Path | None, policy: Path,
                    config: Path | None) -> MarketSnapshot:
-    """The market at ``block``; raises ``OracleError``."""
+    """The market at ``block``, addresses from ``deployment`` or the settings; raises ``OracleError``."""
+    from oracle.app import MarketAddresses, chain_source
     from oracle.chain.reader import read_snapshot
+    from oracle.chain.rpc import make_web3
 
-    return read_snapshot(_chain_source(rpc, deployment, policy, load_settings(config)), block)
+    settings = load_settings(config)
+    addresses = MarketAddresses.resolve(settings, deployment)
+    w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
+    return read_snapshot(chain_source(w3, addresses, load_policy(policy)), block)
 
 
 @app.command()
+@command(torch=False)
 def snapshot(
     rpc: RpcOption = None,
     block: BlockOption = None,
@@ -154,12 +187,9 @@ def snapshot(
     config: SettingsOption = None,
 ) -> None:
     """Read and validate the market at one block; print a summary (or the whole snapshot as JSON)."""
-    from oracle.explain.summary import print_snapshot
+    from oracle.cli.views import print_snapshot
 
-    try:
-        snap = _read_snapshot(rpc, block, deployment, policy, config)
-    except OracleError as exc:
-        _fail(exc)
+    snap = _read_snapshot(rpc, block, deployment, policy, config)
     if as_json:
         typer.echo(snap.model_dump_json(indent=1))
     else:
@@ -167,6 +197,7 @@ def snapshot(
 
 
 @app.command()
+@command(torch=True)
 def calibrate(
     policy: PolicyOption = DEFAULT_POLICY,
     paths: Annotated[int, typer.Option(min=100, help="Monte Carlo paths per scenario")] = 2000,
@@ -175,22 +206,17 @@ def calibrate(
 ) -> None:
     """Fit the recommendation's coefficients to the policy's risk appetite with the cascade simulator; write them,
     with a hash, to the file the policy's risk section names (default.calibration.json)."""
-    import torch
     from rich.table import Table
 
     from oracle.policy.calibrate import calibrate as fit
     from oracle.policy.calibrate import calibration_path, save_calibration
 
-    torch.set_num_threads(2)
-    try:
-        loaded = load_policy(policy)
-        console.print(f"calibrating {loaded.name}: bad-debt ES99 <= {loaded.risk.es99_max_share:.3%} of collateral, "
-                      f"{paths} paths x {positions} positions per scenario …")
-        result = fit(loaded, paths=paths, positions=positions, seed=seed)
-        path = calibration_path(loaded)
-        save_calibration(result, path)
-    except OracleError as exc:
-        _fail(exc)
+    loaded = load_policy(policy)
+    console.print(f"calibrating {loaded.name}: bad-debt ES99 <= {loaded.risk.es99_max_share:.3%} of collateral, "
+                  f"{paths} paths x {positions} positions per scenario …")
+    result = fit(loaded, paths=paths, positions=positions, seed=seed)
+    path = calibration_path(loaded)
+    save_calibration(result, path)
     table = Table(title=f"k_lt = {result.coefficients.k_lt:.4f}, k_ltv = {result.coefficients.k_ltv:.4f}")
     for col in ("σ 1d", "collateral/depth", "LTV", "LT", "LB", "edge ES99", "at-LTV liq. p99"):
         table.add_column(col, justify="right")
@@ -202,6 +228,7 @@ def calibrate(
 
 
 @app.command()
+@command(torch=True)
 def recommend(
     rpc: RpcOption = None,
     block: BlockOption = None,
@@ -213,24 +240,16 @@ def recommend(
 ) -> None:
     """Read the market, forecast, recommend, bound, gate and explain; print per asset current | raw | bounded |
     Δ bps | binding limit | top drivers. Sends nothing."""
-    import torch
-
-    from oracle.explain.summary import print_recommendation
-    from oracle.models.live import forecast
-    from oracle.models.store import load_model
+    from oracle.cli.views import print_recommendation
+    from oracle.keeper import load_forecaster
+    from oracle.pipeline import analyse
     from oracle.policy.calibrate import load_calibration
-    from oracle.policy.engine import recommend_market
 
-    torch.set_num_threads(2)
-    try:
-        loaded = load_policy(policy)
-        calibration = load_calibration(loaded)
-        snap = _read_snapshot(rpc, block, deployment, policy, config)
-        vol_model = load_model(model)[0] if model else load_model()[0]
-        forecasts = forecast(snap, vol_model)
-        result = recommend_market(snap, forecasts, loaded, calibration, vol_model)
-    except OracleError as exc:
-        _fail(exc)
+    loaded = load_policy(policy)
+    calibration = load_calibration(loaded)
+    snap = _read_snapshot(rpc, block, deployment, policy, config)
+    vol_model, _card = load_forecaster(model)
+    result = analyse(snap, loaded, calibration, vol_model).recommendation
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
     else:
@@ -241,31 +260,8 @@ LiveOption = Annotated[bool, typer.Option("--live/--dry-run", help="send the upd
 ModelOption = Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")]
 
 
-def _keeper(rpc: str | None, deployment: Path | None, live: bool, model: Path | None, policy: Path,
-            config: Path | None) -> Keeper:
-    """A keeper for the market of ``deployment`` (or the settings); a submitter only when ``live``."""
-    from oracle.chain.tx import contract_at
-    from oracle.config import load_keeper_account
-    from oracle.execution.journal import Journal
-    from oracle.execution.submit import Submitter
-    from oracle.keeper import Keeper, load_forecaster
-    from oracle.policy.calibrate import load_calibration
-
-    settings = load_settings(config)
-    loaded = load_policy(policy)
-    calibration = load_calibration(loaded)
-    source = _chain_source(rpc, deployment, policy, settings)
-    account = load_keeper_account(settings) if live else None
-    journal = Journal(settings.journal)
-    submitter = None
-    if account is not None:
-        governor = contract_at(source.w3, "RiskParameterGovernor", source.governor)
-        submitter = Submitter(source.w3, account, governor, journal, settings.execution)
-    vol_model, card = load_forecaster(model)
-    return Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir, submitter, card)
-
-
 @app.command()
+@command(torch=True)
 def cycle(
     rpc: RpcOption = None,
     deployment: DeploymentOption = None,
@@ -276,17 +272,12 @@ def cycle(
 ) -> None:
     """One keeper cycle, then exit: snapshot, forecast, recommend, gate, explain, record, and (with --live) send
     through the governor. Journaled in the settings' journal; the record goes to reports/<chain>/<block>/."""
-    import torch
+    from oracle.app import keeper_from_settings
+    from oracle.cli.views import print_recommendation
 
-    from oracle.explain.summary import print_recommendation
-
-    torch.set_num_threads(2)
-    _exit_on_sigterm()
-    try:
-        keeper = _keeper(rpc, deployment, live, model, policy, config)
-        result = keeper.run_cycle(dry_run=not live)
-    except OracleError as exc:
-        _fail(exc)
+    keeper = keeper_from_settings(load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment,
+                                  live=live, model=model)
+    result = keeper.run_cycle(dry_run=not live)
     if result.recommendation is not None:
         print_recommendation(result.recommendation, keeper.source.w3.eth.chain_id, console,
                              result.status == "paused")
@@ -305,6 +296,7 @@ def cycle(
 
 
 @app.command()
+@command(torch=False)
 def report(
     cycle_id: Annotated[int, typer.Option("--cycle", help="journal id of the cycle")],
     journal: Annotated[Path | None, typer.Option(help="journal file (default: the settings' journal)")] = None,
@@ -315,22 +307,20 @@ def report(
     from oracle.execution.journal import Journal
     from oracle.report.replay import rerender_cycle
 
+    settings = load_settings(config)
+    path = journal or settings.journal
+    if not path.is_file():
+        raise OracleError(f"journal not found: {path}")
+    opened = Journal(path)
     try:
-        settings = load_settings(config)
-        path = journal or settings.journal
-        if not path.is_file():
-            raise OracleError(f"journal not found: {path}")
-        opened = Journal(path)
-        try:
-            directory, report_hash = rerender_cycle(opened, cycle_id, out, settings.reports_dir)
-        finally:
-            opened.close()
-    except OracleError as exc:
-        _fail(exc)
+        directory, report_hash = rerender_cycle(opened, cycle_id, out, settings.reports_dir)
+    finally:
+        opened.close()
     console.print(f"cycle #{cycle_id}: {directory}/report.html, reportHash {report_hash}")
 
 
 @app.command()
+@command(torch=True)
 def verify(
     directory: Annotated[Path, typer.Argument(help="a report directory (reports/<chain>/<block>)")],
     rpc: Annotated[str | None, typer.Option(help="node to check the ParametersUpdated events on")] = None,
@@ -339,15 +329,9 @@ def verify(
 ) -> None:
     """Re-hash every file, check the seal, re-render, re-run the pipeline from report.json's inputs and (with
     --rpc) find the report hash on chain. Exit 1 when any check fails."""
-    import torch
-
     from oracle.report.verify import verify_directory
 
-    torch.set_num_threads(2)
-    try:
-        result = verify_directory(directory, rpc, model)
-    except OracleError as exc:
-        _fail(exc)
+    result = verify_directory(directory, rpc, model)
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
     else:
@@ -361,6 +345,7 @@ def verify(
 
 
 @app.command()
+@command(torch=True)
 def run(
     rpc: RpcOption = None,
     deployment: DeploymentOption = None,
@@ -374,20 +359,17 @@ def run(
 ) -> None:
     """The keeper daemon: a cycle every INTERVAL seconds (never two at once), Prometheus /metrics and /healthz,
     JSON logs on stderr; SIGTERM or Ctrl-C stops it after the cycle in flight."""
-    import torch
-
+    from oracle.app import keeper_from_settings
     from oracle.daemon import configure_json_logging, run_daemon
 
-    torch.set_num_threads(2)
     configure_json_logging()
-    try:
-        keeper = _keeper(rpc, deployment, live, model, policy, config)
-    except OracleError as exc:
-        _fail(exc)
+    keeper = keeper_from_settings(load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment,
+                                  live=live, model=model)
     run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
 
 
 @app.command()
+@command(torch=True)
 def fork(
     fork_url: Annotated[str, typer.Option("--fork-url", help="RPC of the chain to fork (any JSON-RPC URL)")],
     block: Annotated[int | None, typer.Option(help="fork at this block (default: the latest)")] = None,
@@ -398,50 +380,14 @@ def fork(
 ) -> None:
     """Rehearse one live cycle on an anvil fork of FORK_URL: the governor's keeper is impersonated (no key
     needed), updates are really sent on the fork, and the table shows what would change on the real chain."""
-    import torch
     from rich.table import Table
 
-    from oracle.chain.anvil import AnvilNode
-    from oracle.chain.governor import read_governed_asset
-    from oracle.chain.reader import read_snapshot
-    from oracle.chain.tx import contract_at
-    from oracle.execution.journal import Journal
-    from oracle.execution.submit import NodeSignedSubmitter
-    from oracle.explain.summary import print_recommendation
-    from oracle.keeper import Keeper, load_forecaster
-    from oracle.policy.calibrate import load_calibration
+    from oracle.cli.views import print_recommendation
+    from oracle.fork import rehearse_on_fork
 
-    torch.set_num_threads(2)
-    _exit_on_sigterm()
-    try:
-        settings = load_settings(config)
-        loaded = load_policy(policy)
-        calibration = load_calibration(loaded)
-        vol_model, card = load_forecaster(model)
-        with AnvilNode(fork_url=fork_url, fork_block=block) as node:
-            source = _chain_source(node.url, deployment, policy, settings)
-            w3 = source.w3
-            governor = contract_at(w3, "RiskParameterGovernor", source.governor)
-            market = contract_at(w3, "LendingMarket", source.adapter.address)
-            keeper_address = governor.functions.keeper().call()
-            for method, params in (("anvil_impersonateAccount", [keeper_address]),
-                                   ("anvil_setBalance", [keeper_address, hex(10**19)])):
-                w3.provider.make_request(method, params)  # type: ignore[arg-type]
-            journal_path = settings.reports_dir / "fork-journal.sqlite"  # a fresh fork: a fresh journal
-            journal_path.unlink(missing_ok=True)
-            journal = Journal(journal_path)
-            submitter = NodeSignedSubmitter(w3, keeper_address, governor, journal, settings.execution)
-            # a fork's reports carry the real chain's id: keep them apart from the real chain's
-            keeper = Keeper(source, loaded, calibration, vol_model, journal, settings.reports_dir / "fork", submitter,
-                            card)
-            start = read_snapshot(source)
-            assets = {a.symbol: a.address for a in start.assets}
-            before = {a.symbol: a.params for a in start.assets}
-            result = keeper.run_cycle(dry_run=False)
-            after = {s: read_governed_asset(governor, market, a).params for s, a in assets.items()}
-            chain_id = w3.eth.chain_id
-    except OracleError as exc:
-        _fail(exc)
+    rehearsal = rehearse_on_fork(load_settings(config), load_policy(policy), fork_url, block=block,
+                                 deployment=deployment, model=model)
+    result, chain_id, before, after = rehearsal.cycle, rehearsal.chain_id, rehearsal.before, rehearsal.after
     if result.recommendation is not None:
         print_recommendation(result.recommendation, chain_id, console, result.status == "paused")
     table = Table(title=f"on the real chain ({fork_url}), this cycle would change")
@@ -460,70 +406,77 @@ def fork(
 
 
 DataDirOption = Annotated[
-    Path, typer.Option("--data-dir", help="directory of <asset>_usd_1d.csv (or _1h.csv) files")
+    Path | None,
+    typer.Option("--data-dir", help="directory of <asset>_usd_1d.csv (or _1h.csv) files (default: ORACLE_DATA_DIR)"),
 ]
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _data_dir(given: Path | None, config: Path | None) -> Path:
+    """The price-history directory: ``--data-dir``, else the settings' ``data_dir``; raises ``ConfigError``."""
+    from oracle.errors import ConfigError
+
+    data_dir = given or load_settings(config).data_dir
+    if data_dir is None:
+        raise ConfigError("no price history: pass --data-dir DIR (e.g. ../shared/data) or set ORACLE_DATA_DIR")
+    if not data_dir.is_dir():
+        raise ConfigError(f"price history directory not found: {data_dir}")
+    return data_dir
 
 
 @app.command()
+@command(torch=True)
 def train(
-    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    data_dir: DataDirOption = None,
     name: Annotated[str, typer.Option(help="artifact name under oracle/models/artifacts/")] = "volatility",
     evaluate_from: Annotated[
         str | None, typer.Option("--evaluate-from", help="walk-forward start for the recorded metrics")
     ] = None,
+    config: SettingsOption = None,
 ) -> None:
     """Train the volatility model on every daily file of DATA_DIR; record walk-forward metrics with it."""
-    import torch
-
     from oracle.models.evaluate import data_files, default_start, load_daily, score, walk_forward
     from oracle.models.store import save_model
     from oracle.models.volatility import NeuralForecaster
 
-    torch.set_num_threads(2)
-    try:
-        histories = load_daily(data_dir)
-        start = default_start(histories) if evaluate_from is None else _utc(evaluate_from)
-        console.print(f"walk-forward from {start.date()} over {len(histories)} assets …")
-        table = score(walk_forward(histories, start))
-        neural = table[table["model"] == "neural"].set_index("asset")
-        garch = table[table["model"] == "GARCH-t"].set_index("asset")
-        metrics = {
-            "walk_forward_from": str(start.date()),
-            "qlike": neural["qlike"].round(5).to_dict(),
-            "qlike_ratio_garch": (neural["qlike"] / garch["qlike"]).round(4).to_dict(),
-            "kupiec_p99": neural["kupiec_p99"].round(4).to_dict(),
-        }
-        model = NeuralForecaster().fit_pooled(histories)
-        files = list(data_files(data_dir).values())
-        weights, meta = save_model(model, name, files, histories, metrics)
-    except OracleError as exc:
-        _fail(exc)
+    data_dir = _data_dir(data_dir, config)
+    histories = load_daily(data_dir)
+    start = default_start(histories) if evaluate_from is None else _utc(evaluate_from)
+    console.print(f"walk-forward from {start.date()} over {len(histories)} assets …")
+    table = score(walk_forward(histories, start))
+    neural = table[table["model"] == "neural"].set_index("asset")
+    garch = table[table["model"] == "GARCH-t"].set_index("asset")
+    metrics = {
+        "walk_forward_from": str(start.date()),
+        "qlike": neural["qlike"].round(5).to_dict(),
+        "qlike_ratio_garch": (neural["qlike"] / garch["qlike"]).round(4).to_dict(),
+        "kupiec_p99": neural["kupiec_p99"].round(4).to_dict(),
+    }
+    model = NeuralForecaster().fit_pooled(histories)
+    files = list(data_files(data_dir).values())
+    weights, meta = save_model(model, name, files, histories, metrics)
     console.print(f"wrote {weights} ({weights.stat().st_size / 1024:.0f} KiB) and {meta}")
 
 
 @app.command()
+@command(torch=True)
 def evaluate(
-    data_dir: DataDirOption = DEFAULT_DATA_DIR,
+    data_dir: DataDirOption = None,
     model: Annotated[Path | None, typer.Option(help="artifact whose hyper-parameters the walk-forward uses")] = None,
     start: Annotated[str | None, typer.Option("--from", help="first forecast day (default: last 20 %)")] = None,
     out: Annotated[Path, typer.Option(help="directory for the CSV and Markdown tables")] = Path("reports/evaluate"),
+    config: SettingsOption = None,
 ) -> None:
     """Walk-forward comparison of the neural model with EWMA, GARCH-t and HAR; prints and writes the table."""
-    import torch
     from rich.table import Table
 
     from oracle.models.evaluate import default_start, load_daily, score, walk_forward
     from oracle.models.store import load_model
 
-    torch.set_num_threads(2)
-    try:
-        hp = load_model(model)[0].hp if model else None
-        histories = load_daily(data_dir)
-        first = default_start(histories) if start is None else _utc(start)
-        table = score(walk_forward(histories, first, hp=hp))
-    except OracleError as exc:
-        _fail(exc)
+    hp = load_model(model)[0].hp if model else None
+    data_dir = _data_dir(data_dir, config)
+    histories = load_daily(data_dir)
+    first = default_start(histories) if start is None else _utc(start)
+    table = score(walk_forward(histories, first, hp=hp))
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "evaluation.csv", index=False)
     (out / "evaluation.md").write_text(table.round(4).to_markdown(index=False) + "\n")
@@ -539,7 +492,7 @@ def evaluate(
     console.print(f"written to {out}/evaluation.csv and evaluation.md")
 
 
-def _utc(day: str):  # noqa: ANN202 (pandas Timestamp)
+def _utc(day: str):
     import pandas as pd
 
     return pd.Timestamp(day, tz="UTC")

@@ -19,7 +19,6 @@ from types import TracebackType
 
 from oracle.errors import ToolMissingError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"Listening on (\S+):(\d+)")
 
 # anvil's default accounts 0-2 (mnemonic "test test ... junk", public knowledge, local chains only): the demo's
@@ -29,17 +28,24 @@ ANVIL_KEEPER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b
 ANVIL_GUARDIAN_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 
 
+def node_modules() -> Path:
+    """Where ``npm ci`` installed the pinned Foundry tools: ``ORACLE_NODE_MODULES``, else ``./node_modules`` of the
+    working directory (the project's checkout, where ``make demo`` and ``make test`` run)."""
+    return Path(os.environ.get("ORACLE_NODE_MODULES", "node_modules")).resolve()
+
+
 def find_tool(name: str) -> Path:
     """Path of a pinned Foundry binary (``anvil``, ``forge``, ``cast``) installed by ``npm ci``.
 
-    ``ORACLE_<NAME>`` overrides it; otherwise the repository's pinned copy is used, then ``PATH``. A missing tool
-    is an error, never a skip: run ``make test`` or ``npm ci`` to install it.
+    ``ORACLE_<NAME>`` overrides it; otherwise the checkout's pinned copy (``node_modules``) is used, then ``PATH``.
+    A missing tool is an error, never a skip: run ``make test`` or ``npm ci`` to install it.
     """
     override = os.environ.get(f"ORACLE_{name.upper()}")
     candidates = [Path(override)] if override else []
     # the platform package's binary itself, then npm's Node wrapper around it
-    candidates += sorted((REPO_ROOT / "node_modules" / "@foundry-rs").glob(f"{name}-*/bin/{name}"))
-    candidates.append(REPO_ROOT / "node_modules" / ".bin" / name)
+    modules = node_modules()
+    candidates += sorted((modules / "@foundry-rs").glob(f"{name}-*/bin/{name}"))
+    candidates.append(modules / ".bin" / name)
     which = shutil.which(name)
     if which:
         candidates.append(Path(which))
@@ -58,7 +64,7 @@ class AnvilNode:
     Example::
 
         with AnvilNode() as node:
-            w3 = Web3(Web3.HTTPProvider(node.url))
+            w3 = make_web3(node.url)
     """
 
     def __init__(

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oracle.policy.bounds import LastChanged
-from oracle.policy.params import AssetBounds, RiskParams
+from oracle.domain.params import AssetBounds, LastChanged, RiskParams
 
 WAD = 10**18
 DENSITY_BANDS = (0.01, 0.02, 0.05, 0.10)  # price drops for liquidation density
@@ -24,18 +23,6 @@ class FeedRound(BaseModel):
     round_id: int
     answer: int
     updated_at: int
-
-
-class SnapshotPolicy(BaseModel):
-    """What makes a snapshot trustworthy enough to act on (``[snapshot]`` in the policy file)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_feed_age_s: int = Field(gt=0, description="a feed older than this is stale")
-    max_round_jump: float = Field(
-        gt=1.0, description="largest ratio between consecutive rounds (either direction) a feed may show"
-    )
-    history_rounds: int = Field(ge=2, le=10_000, description="feed rounds of price history to read")
 
 
 class AssetState(BaseModel):
@@ -84,8 +71,22 @@ class Position(BaseModel):
         return float("inf") if self.debt == 0 else self.health_factor_wad / WAD
 
 
-class MarketSnapshot(BaseModel):
-    """The whole market at one block."""
+class MarketTotals(BaseModel):
+    """The market-wide figures every protocol reports: the stable it lends, its close factor, its books."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stable: str
+    stable_decimals: int
+    close_factor_bps: int
+    total_supplied: int
+    total_debt: int
+    bad_debt: int
+    available_liquidity: int = Field(description="stable the market holds (what can still be borrowed)")
+
+
+class SnapshotHeader(BaseModel):
+    """Where and when a snapshot was read: chain, block, market and its governor."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -96,13 +97,13 @@ class MarketSnapshot(BaseModel):
     market: str
     governor: str
     paused: bool
-    stable: str
-    stable_decimals: int
-    close_factor_bps: int
-    total_supplied: int
-    total_debt: int
-    bad_debt: int
-    available_liquidity: int = Field(description="stable the market holds (what can still be borrowed)")
+
+
+# pydantic orders inherited fields from the last base to the first: the header's, then the totals', then these,
+# the order report.json has always had (so earlier reports re-render byte for byte)
+class MarketSnapshot(MarketTotals, SnapshotHeader):
+    """The whole market at one block."""
+
     utilisation: float = Field(description="total debt / total supplied")
     assets: tuple[AssetState, ...]
     positions: tuple[Position, ...]

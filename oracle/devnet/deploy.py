@@ -15,7 +15,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from oracle.chain.tx import TxSender, contract_at
-from oracle.config import MarketSpec
+from oracle.domain.market import MarketSpec
 
 FEED_DECIMALS = 8
 ROUND_BATCH = 200  # rounds per pushRounds transaction

@@ -1,0 +1,224 @@
+"""One cycle's whole pure analysis, computed once: snapshot -> daily candles -> forecasts -> features -> raw
+recommendation -> bounded update -> cascade on the gate's paths (current and proposed parameters) -> risk gate ->
+SHAP attributions (and, for a report, the explanation's robustness).
+
+Why one function and one object: the keeper, ``risk-oracle recommend``, ``risk-oracle verify`` and the report
+must show the very same numbers from the same inputs, and none of them should compute a piece twice. Nothing here
+touches the chain, the clock or the journal (the snapshot was read before, the submission comes after), so
+``verify`` re-runs exactly this from a report's inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from oracle.data.candles import daily_candles
+from oracle.domain.forecast import VolForecast
+from oracle.domain.params import RiskParams
+from oracle.domain.policy import Policy
+from oracle.domain.snapshot import MarketSnapshot
+from oracle.explain.attribution import AssetAttribution, Model, explain, explain_change
+from oracle.explain.background import BACKGROUND_DAYS, recent_background, recent_forecasts
+from oracle.explain.robustness import explainer_gaps
+from oracle.models.live import forecast
+from oracle.models.volatility import NeuralForecaster
+from oracle.policy.bounds import BoundedUpdate, clamp_update
+from oracle.policy.calibrate import Calibration
+from oracle.policy.features import AssetFeatures, build_features, feature_matrix
+from oracle.policy.recommend import MarketConstants, recommend_matrix, to_params
+from oracle.risk.cascade import CascadeMarket, CascadeResult, Shocks, run_cascade
+from oracle.risk.gate import GateDecision, params_arrays, risk_gate
+from oracle.risk.market import cascade_market, market_shocks
+from oracle.risk.metrics import RiskMetrics, risk_metrics
+
+TRACK_DAYS = 60  # the report's forecast track; the SHAP background reads its last BACKGROUND_DAYS
+assert TRACK_DAYS >= BACKGROUND_DAYS
+
+
+class AssetRecommendation(BaseModel):
+    """Everything decided about one asset in one cycle."""
+
+    model_config = ConfigDict(frozen=True)
+
+    asset: str
+    features: AssetFeatures
+    raw_bps: tuple[float, float, float]  # LTV, LT, LB before rounding and bounds (what SHAP explains)
+    bounded: BoundedUpdate | None  # None when the governor has no bounds for the asset
+    gate: GateDecision | None  # None when the bounded update changes nothing
+    attribution: AssetAttribution
+    since_last: AssetAttribution | None
+
+    @property
+    def proposed(self) -> bool:
+        """Whether this asset's update goes to the chain."""
+        return self.bounded is not None and self.bounded.changes and self.gate is not None and self.gate.passed
+
+
+class MarketRecommendation(BaseModel):
+    """A cycle's recommendations for every asset of a market."""
+
+    model_config = ConfigDict(frozen=True)
+
+    block_number: int
+    block_timestamp: int
+    calibration_sha256: str
+    assets: tuple[AssetRecommendation, ...]
+
+    def asset(self, symbol: str) -> AssetRecommendation:
+        for a in self.assets:
+            if a.asset == symbol:
+                return a
+        raise KeyError(symbol)
+
+
+@dataclass(frozen=True)
+class RiskRun:
+    """One set of parameters simulated on the cycle's paths."""
+
+    params: tuple[RiskParams, ...]
+    result: CascadeResult
+    metrics: RiskMetrics
+
+
+@dataclass(frozen=True)
+class ExplainerGaps:
+    """How far a seeded sampling explainer and the kernel explainer land from the published attributions (bps)."""
+
+    max_seed_gap_bps: float
+    max_second_gap_bps: float
+
+
+@dataclass(frozen=True)
+class CycleAnalysis:
+    """Everything a cycle computes from its snapshot, once; the keeper, ``recommend``, ``verify`` and the report
+    read it and compute nothing of it again."""
+
+    snapshot: MarketSnapshot
+    policy: Policy
+    calibration: Calibration
+    candles: Mapping[str, pd.DataFrame]  # per symbol, rebuilt from the feed's rounds
+    tracks: Mapping[str, pd.DataFrame | None]  # the model's last TRACK_DAYS forecasts per symbol (None: no model)
+    forecasts: tuple[VolForecast, ...]
+    features: Mapping[str, AssetFeatures]
+    matrix: np.ndarray  # the features as rows (assets) x FEATURE_NAMES
+    policy_model: Model  # feature rows -> raw (LTV, LT, LB) bps: what SHAP explains
+    background: np.ndarray  # the SHAP background rows
+    recommendation: MarketRecommendation
+    market: CascadeMarket  # the snapshot's positions as the simulator sees them
+    shocks: Shocks  # the gate's price paths
+    current: RiskRun  # today's parameters on those paths
+    after: RiskRun  # every proposed update applied (== current when nothing is proposed)
+    applied: tuple[str, ...]  # the assets whose update ``after`` applies
+    gaps: ExplainerGaps | None  # None unless asked for (the report's robustness section)
+
+
+def policy_model(close_factor_bps: int, policy: Policy, calibration: Calibration) -> Model:
+    """The raw recommendation as a function of feature rows (bps of LTV, LT, LB): what SHAP explains."""
+    const = MarketConstants.from_policy(policy.risk, close_factor_bps)
+    coef = calibration.coefficients
+
+    def model(rows: np.ndarray) -> np.ndarray:
+        return recommend_matrix(rows, coef, const)
+
+    return model
+
+
+def forecast_tracks(candles: Mapping[str, pd.DataFrame], vol_model: NeuralForecaster | None,
+                    days: int = TRACK_DAYS) -> dict[str, pd.DataFrame | None]:
+    """Per symbol, what ``vol_model`` forecast on each of the last ``days`` days (None without a model or with
+    too little history for it)."""
+    tracks: dict[str, pd.DataFrame | None] = {}
+    for symbol, frame in candles.items():
+        tracks[symbol] = None
+        if vol_model is not None:
+            try:
+                tracks[symbol] = recent_forecasts(vol_model, frame, days)
+            except (ValueError, KeyError, IndexError):
+                pass  # too little history for the model
+    return tracks
+
+
+def _bound(snapshot: MarketSnapshot, policy: Policy, raw: np.ndarray) -> dict[str, BoundedUpdate | None]:
+    return {
+        asset.symbol: None if asset.bounds is None else clamp_update(
+            asset.address, asset.params, to_params(row), asset.bounds, asset.last_changed_at,
+            snapshot.block_timestamp, policy.update.min_change_bps,
+        )
+        for asset, row in zip(snapshot.assets, raw, strict=True)
+    }
+
+
+def _run(market: CascadeMarket, shocks: Shocks, params: list[RiskParams]) -> RiskRun:
+    result = run_cascade(market, params_arrays(params), shocks)
+    return RiskRun(tuple(params), result, risk_metrics(result, market.supplied_collateral_usd))
+
+
+def analyse(
+    snapshot: MarketSnapshot,
+    policy: Policy,
+    calibration: Calibration,
+    vol_model: NeuralForecaster | None = None,
+    previous: Mapping[str, AssetFeatures] | None = None,
+    *,
+    robustness: bool = False,
+) -> CycleAnalysis:
+    """Forecast, recommend, bound, stress, gate and explain every asset of ``snapshot``.
+
+    ``previous`` (the last cycle's features) adds the since-last-cycle explanation; ``robustness`` runs the
+    second explainers for the report (about a second; ``recommend`` skips it).
+    """
+    candles = {a.symbol: daily_candles(a) for a in snapshot.assets}
+    forecasts = forecast(snapshot, vol_model, candles)
+    tracks = forecast_tracks(candles, vol_model)
+    features = build_features(snapshot, forecasts, policy.risk)
+    symbols = list(features)
+    x = feature_matrix(features)
+    model = policy_model(snapshot.close_factor_bps, policy, calibration)
+    raw = model(x)
+    background = recent_background(features, tracks)
+    attributions = explain(model, x, background, symbols)
+
+    bounded = _bound(snapshot, policy, raw)
+    market = cascade_market(snapshot, policy.risk)
+    shocks = market_shocks(candles, forecasts, policy.risk)
+    current_params = [a.params for a in snapshot.assets]
+    current = _run(market, shocks, current_params)
+    changing = {s: b.bounded for s, b in bounded.items() if b is not None and b.changes}
+    gates = risk_gate(market, shocks, symbols, current_params, changing, policy.risk, current.result) \
+        if changing else {}
+
+    assets = []
+    for i, symbol in enumerate(symbols):
+        since = None
+        if previous is not None and symbol in previous:
+            since = explain_change(model, previous[symbol].vector(), x[i], symbol)
+        assets.append(AssetRecommendation(
+            asset=symbol, features=features[symbol], raw_bps=(float(raw[i, 0]), float(raw[i, 1]), float(raw[i, 2])),
+            bounded=bounded[symbol], gate=gates.get(symbol), attribution=attributions[i], since_last=since,
+        ))
+    recommendation = MarketRecommendation(block_number=snapshot.block_number, block_timestamp=snapshot.block_timestamp,
+                                          calibration_sha256=calibration.sha256, assets=tuple(assets))
+
+    after_params = list(current_params)
+    applied = []
+    for i, rec in enumerate(recommendation.assets):
+        if rec.proposed and rec.bounded is not None:
+            after_params[i] = rec.bounded.bounded
+            applied.append(rec.asset)
+    after = _run(market, shocks, after_params) if applied else current
+
+    gaps = None
+    if robustness:
+        seed_gap, kernel_gap = explainer_gaps(model, x, background, attributions)
+        gaps = ExplainerGaps(max_seed_gap_bps=seed_gap, max_second_gap_bps=kernel_gap)
+    return CycleAnalysis(
+        snapshot=snapshot, policy=policy, calibration=calibration, candles=candles, tracks=tracks,
+        forecasts=forecasts, features=features, matrix=x, policy_model=model, background=background,
+        recommendation=recommendation, market=market, shocks=shocks, current=current, after=after,
+        applied=tuple(applied), gaps=gaps,
+    )

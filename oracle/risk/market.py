@@ -1,0 +1,74 @@
+"""A snapshot as the cascade simulator sees it: positions in USD, the gas of a liquidation, and the price paths the
+forecasts imply (with the feeds' correlation).
+
+Why here: the features, the calibration, the gate and the report all value positions the same way; one function
+does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from oracle.domain.appetite import RiskAppetite
+from oracle.domain.forecast import VolForecast
+from oracle.domain.snapshot import MarketSnapshot
+from oracle.risk.cascade import CascadeMarket, Shocks, sample_shocks
+
+MIN_CORRELATION_DAYS = 30
+DEFAULT_CORRELATION = 0.8  # crypto assets in a crash, when the feeds are too short to measure it
+
+
+def gas_cost_usd(snapshot: MarketSnapshot, appetite: RiskAppetite) -> float:
+    """USD of one liquidation's gas at the stressed gas price (base fee x multiplier + tip)."""
+    try:
+        native = snapshot.asset(appetite.native_asset).price_usd
+    except KeyError:
+        native = appetite.native_price_usd
+    gwei = snapshot.base_fee_wei / 1e9 * appetite.gas_stress_multiplier + appetite.priority_fee_gwei
+    return appetite.liquidation_gas * gwei * 1e-9 * native
+
+
+def position_values(snapshot: MarketSnapshot) -> tuple[np.ndarray, np.ndarray]:
+    """USD collateral value per position and asset (positions x assets), and USD debt per position."""
+    unit = np.array([a.price / 10 ** (a.feed_decimals + a.token_decimals) for a in snapshot.assets])
+    amounts = np.array([p.collateral for p in snapshot.positions], dtype=float).reshape(-1, len(snapshot.assets))
+    debt = np.array([p.debt for p in snapshot.positions], dtype=float) / 10**snapshot.stable_decimals
+    return amounts * unit, debt
+
+
+def correlation(candles: Mapping[str, pd.DataFrame]) -> np.ndarray:
+    """Correlation of daily log returns of the assets' feeds (``candles`` by symbol, in the snapshot's order) over
+    their common days; a conservative constant when fewer than ``MIN_CORRELATION_DAYS`` are shared."""
+    n = len(candles)
+    closes = [frame["close"].rename(symbol) for symbol, frame in candles.items()]
+    frame = np.log(pd.concat(closes, axis=1, sort=True).dropna()).diff().dropna()
+    if n == 1:
+        return np.eye(1)
+    if len(frame) < MIN_CORRELATION_DAYS:
+        return np.full((n, n), DEFAULT_CORRELATION) + (1 - DEFAULT_CORRELATION) * np.eye(n)
+    corr = np.corrcoef(frame.to_numpy().T)
+    # numerical safety for the Cholesky factor: clip to a valid correlation matrix
+    eigval, eigvec = np.linalg.eigh(corr)
+    corr = eigvec @ np.diag(np.clip(eigval, 1e-6, None)) @ eigvec.T
+    d = np.sqrt(np.diag(corr))
+    return corr / d[:, None] / d[None, :]
+
+
+def cascade_market(snapshot: MarketSnapshot, appetite: RiskAppetite) -> CascadeMarket:
+    """The snapshot's positions as the simulator sees them."""
+    values, debt = position_values(snapshot)
+    depth = np.array([appetite.depth_usd[a.symbol] for a in snapshot.assets])
+    return CascadeMarket(values, debt, depth, gas_cost_usd(snapshot, appetite), snapshot.close_factor_bps / 10_000)
+
+
+def market_shocks(candles: Mapping[str, pd.DataFrame], forecasts: tuple[VolForecast, ...], appetite: RiskAppetite
+                  ) -> Shocks:
+    """Price paths over the horizon from the forecasts (variance scaled to the horizon) and the feeds' correlation."""
+    scale = appetite.horizon_days**0.5
+    sigma = np.array([f.sigma * scale for f in forecasts])
+    dof = np.array([f.dof if f.dof is not None else np.inf for f in forecasts])
+    return sample_shocks(sigma, dof, correlation(candles), paths=appetite.paths, steps=appetite.steps,
+                         seed=appetite.seed)
