@@ -42,8 +42,7 @@ def synthetic_market(positions: int, seed: int = 1) -> tuple[CascadeMarket, Casc
         coll[i, chosen] = value[i] * rng.dirichlet(np.ones(len(chosen)))
     lt = np.array([a.params.liquidation_threshold for a in assets]) / 1e4
     lb = np.array([a.params.liquidation_bonus for a in assets]) / 1e4
-    hf = np.where(rng.random(positions) < 0.15, rng.uniform(1.03, 1.15, positions),
-                  rng.uniform(1.3, 3.0, positions))
+    hf = np.where(rng.random(positions) < 0.15, rng.uniform(1.03, 1.15, positions), rng.uniform(1.3, 3.0, positions))
     debt = np.where(rng.random(positions) < 0.05, 0.0, coll @ lt / hf)
     depth = coll.sum(axis=0) / np.array([DEPTH_RATIO[a.symbol] for a in assets])
     return CascadeMarket(coll, debt, depth, gas_usd=20.0, close_factor=0.5), CascadeParams(lt, lb)
@@ -75,8 +74,13 @@ def main() -> None:
     torch_s = min(times)
 
     # the reference on a small case, and the torch engine on the same case
-    small = CascadeMarket(market.collateral_usd[: args.ref_positions], market.debt_usd[: args.ref_positions],
-                          market.depth_usd * args.ref_positions / args.positions, market.gas_usd, market.close_factor)
+    small = CascadeMarket(
+        market.collateral_usd[: args.ref_positions],
+        market.debt_usd[: args.ref_positions],
+        market.depth_usd * args.ref_positions / args.positions,
+        market.gas_usd,
+        market.close_factor,
+    )
     small_shocks = Shocks(shocks.log_returns[: args.ref_paths], 3)
     started = time.perf_counter()
     ref = reference_cascade(small, params, small_shocks)
@@ -84,26 +88,45 @@ def main() -> None:
     started = time.perf_counter()
     fast = run_cascade(small, params, small_shocks, dtype=torch.float64)
     torch_small_s = time.perf_counter() - started
-    agree = bool(np.allclose(fast.bad_debt_usd, ref.bad_debt_usd, rtol=1e-9, atol=1e-6)
-                 and np.array_equal(fast.liquidations, ref.liquidations))
+    agree = bool(
+        np.allclose(fast.bad_debt_usd, ref.bad_debt_usd, rtol=1e-9, atol=1e-6)
+        and np.array_equal(fast.liquidations, ref.liquidations)
+    )
     scale = (args.paths / args.ref_paths) * (args.positions / args.ref_positions)
     reference_scaled = reference_s * scale
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"market: {args.positions} positions, collateral ${market.supplied_collateral_usd / 1e6:,.0f}M, "
-          f"debt ${market.debt_usd.sum() / 1e6:,.0f}M; {args.paths} paths x {args.steps} steps "
-          f"(shocks sampled in {shocks_s:.2f} s)")
-    print(f"torch: {torch_s:.2f} s (best of {args.reps}: {', '.join(f'{t:.2f}' for t in times)}), "
-          f"liquidations/path {result.liquidations.mean():.1f}, bad debt p99 ${np.percentile(result.bad_debt_usd, 99):,.0f}")
-    print(f"reference: {reference_s:.2f} s for {args.ref_paths} paths x {args.ref_positions} positions "
-          f"-> {reference_scaled:,.0f} s scaled; torch on the same small case {torch_small_s:.3f} s; agree: {agree}")
+    print(
+        f"market: {args.positions} positions, collateral ${market.supplied_collateral_usd / 1e6:,.0f}M, "
+        f"debt ${market.debt_usd.sum() / 1e6:,.0f}M; {args.paths} paths x {args.steps} steps "
+        f"(shocks sampled in {shocks_s:.2f} s)"
+    )
+    print(
+        f"torch: {torch_s:.2f} s (best of {args.reps}: {', '.join(f'{t:.2f}' for t in times)}), "
+        f"liquidations/path {result.liquidations.mean():.1f}, "
+        f"bad debt p99 ${np.percentile(result.bad_debt_usd, 99):,.0f}"
+    )
+    print(
+        f"reference: {reference_s:.2f} s for {args.ref_paths} paths x {args.ref_positions} positions "
+        f"-> {reference_scaled:,.0f} s scaled; torch on the same small case {torch_small_s:.3f} s; agree: {agree}"
+    )
     print(f"ratio {reference_scaled / torch_s:,.0f}x; peak RSS {peak_rss_mb:,.0f} MB")
-    print(json.dumps({
-        "bench": "cascade", "paths": args.paths, "positions": args.positions, "steps": args.steps,
-        "torch_s": round(torch_s, 3), "reference_s_scaled": round(reference_scaled, 1),
-        "ratio": round(reference_scaled / torch_s, 1), "peak_rss_mb": round(peak_rss_mb, 1),
-        "reference_agrees": agree, "threads": args.threads,
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "cascade",
+                "paths": args.paths,
+                "positions": args.positions,
+                "steps": args.steps,
+                "torch_s": round(torch_s, 3),
+                "reference_s_scaled": round(reference_scaled, 1),
+                "ratio": round(reference_scaled / torch_s, 1),
+                "peak_rss_mb": round(peak_rss_mb, 1),
+                "reference_agrees": agree,
+                "threads": args.threads,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

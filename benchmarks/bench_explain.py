@@ -29,11 +29,19 @@ from oracle.policy.recommend import MarketConstants, recommend_matrix
 def feature_rows(n: int, seed: int) -> np.ndarray:
     """Plausible feature vectors (ranges seen on the demo chain and in the calibration scenarios)."""
     rng = np.random.default_rng(seed)
-    return np.column_stack([
-        rng.uniform(0.02, 0.12, n), rng.uniform(2.4, 3.2, n), rng.choice([0, 0.5, 1], n), rng.uniform(0, 2, n),
-        rng.uniform(0, 0.3, n), rng.uniform(0.1, 0.9, n), rng.uniform(0.01, 0.3, n), rng.uniform(0.2, 0.95, n),
-        rng.uniform(0, 0.01, n),
-    ])
+    return np.column_stack(
+        [
+            rng.uniform(0.02, 0.12, n),
+            rng.uniform(2.4, 3.2, n),
+            rng.choice([0, 0.5, 1], n),
+            rng.uniform(0, 2, n),
+            rng.uniform(0, 0.3, n),
+            rng.uniform(0.1, 0.9, n),
+            rng.uniform(0.01, 0.3, n),
+            rng.uniform(0.2, 0.95, n),
+            rng.uniform(0, 0.01, n),
+        ]
+    )
 
 
 def main() -> None:
@@ -71,17 +79,31 @@ def main() -> None:
     exact_values = np.array([[list(o.contributions_bps.values()) for o in a.outputs] for a in result])
     kernel_gap = float(np.abs(exact_values.transpose(0, 2, 1) - values).max())
 
-    print(f"exact SHAP, {len(FEATURE_NAMES)} features x 3 outputs, background {args.background}: "
-          f"{per_asset * 1e3:.1f} ms per asset warm (first call {cold_s:.1f} s incl. numba compile); "
-          f"max additivity error {max_err:.2e} bps")
-    print(f"KernelExplainer baseline: {kernel_per_asset * 1e3:.0f} ms per asset, additivity error {kernel_err:.2e} "
-          f"bps, largest gap to exact {kernel_gap:.2f} bps; speed-up {kernel_per_asset / per_asset:.0f}x")
-    print(json.dumps({
-        "bench": "explain", "assets": args.assets, "features": len(FEATURE_NAMES), "background": args.background,
-        "per_asset_s": round(per_asset, 5), "cold_s": round(cold_s, 2), "max_additivity_err_bps": max_err,
-        "kernel_per_asset_s": round(kernel_per_asset, 4), "speedup_vs_kernel": round(kernel_per_asset / per_asset, 1),
-        "kernel_max_gap_bps": round(kernel_gap, 4),
-    }))
+    print(
+        f"exact SHAP, {len(FEATURE_NAMES)} features x 3 outputs, background {args.background}: "
+        f"{per_asset * 1e3:.1f} ms per asset warm (first call {cold_s:.1f} s incl. numba compile); "
+        f"max additivity error {max_err:.2e} bps"
+    )
+    print(
+        f"KernelExplainer baseline: {kernel_per_asset * 1e3:.0f} ms per asset, additivity error {kernel_err:.2e} "
+        f"bps, largest gap to exact {kernel_gap:.2f} bps; speed-up {kernel_per_asset / per_asset:.0f}x"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "explain",
+                "assets": args.assets,
+                "features": len(FEATURE_NAMES),
+                "background": args.background,
+                "per_asset_s": round(per_asset, 5),
+                "cold_s": round(cold_s, 2),
+                "max_additivity_err_bps": max_err,
+                "kernel_per_asset_s": round(kernel_per_asset, 4),
+                "speedup_vs_kernel": round(kernel_per_asset / per_asset, 1),
+                "kernel_max_gap_bps": round(kernel_gap, 4),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Benchmark: what a cycle's report costs next to the recommendation it explains.
 
 Anvil, the demo market, ``--positions`` borrowers (storage-seeded); one warm-up cycle (numba's compile of shap's
-exact explainer is paid once per process), then ``--reps`` times: snapshot, ``analyse`` (what ``recommend`` runs, then with the robustness check)
-(the baseline: the decision itself, SHAP included), and the report's parts: risk impact (two cascade runs),
-robustness (permutation x 2 seeds + KernelExplainer), forecast tracks, charts + Markdown + HTML + manifest, seal;
+exact explainer is paid once per process), then ``--reps`` times: snapshot, ``analyse`` as ``recommend`` runs it (the
+baseline: the decision itself, SHAP, forecast tracks and the gate's cascades included), ``analyse`` with the
+robustness check (permutation x 2 seeds + KernelExplainer), and the report's formatting, charts + Markdown + HTML
++ manifest, seal;
 then ``verify`` (re-hash, re-render, re-run) of the last report. Also the report directory's size.
 
 Usage: python benchmarks/bench_report.py [--positions 300] [--reps 3]
@@ -57,9 +58,14 @@ def main() -> None:
     stages: dict[str, list[float]] = {}
     with AnvilNode() as node, tempfile.TemporaryDirectory() as tmp:
         w3 = make_web3(node.url, timeout_s=60)
-        d = deploy_market(w3, TxSender(w3, ANVIL_DEFAULT_KEY), policy.market,
-                          keeper=TxSender(w3, ANVIL_KEEPER_KEY).address,
-                          guardian=TxSender(w3, ANVIL_GUARDIAN_KEY).address, price_history=load_demo_rounds())
+        d = deploy_market(
+            w3,
+            TxSender(w3, ANVIL_DEFAULT_KEY),
+            policy.market,
+            keeper=TxSender(w3, ANVIL_KEEPER_KEY).address,
+            guardian=TxSender(w3, ANVIL_GUARDIAN_KEY).address,
+            price_history=load_demo_rounds(),
+        )
         seed_positions(w3, d, args.positions, method="storage")
         source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
         directory = Path(tmp) / "report"
@@ -68,8 +74,15 @@ def main() -> None:
             snapshot, t["snapshot"] = timed(read_snapshot, source)
             _, t["recommend"] = timed(analyse, snapshot, policy, calibration, model)  # what `recommend` runs
             analysis, t["analyse"] = timed(analyse, snapshot, policy, calibration, model, robustness=True)
-            inputs = ReportInputs(snapshot=snapshot, forecasts=analysis.forecasts, policy=policy,
-                                  calibration=calibration, previous=None, model=card, past=())
+            inputs = ReportInputs(
+                snapshot=snapshot,
+                forecasts=analysis.forecasts,
+                policy=policy,
+                calibration=calibration,
+                previous=None,
+                model=card,
+                past=(),
+            )
             report, t["build_total"] = timed(build.build_report, analysis, inputs, cycle_id=rep, dry_run=True)
             report_hash, t["render_write"] = timed(write_report, report, directory)
             _, t["seal"] = timed(seal_report, report, directory, Seal(report_hash=report_hash, dry_run=True))
@@ -82,18 +95,31 @@ def main() -> None:
 
     median = {k: statistics.median(v) for k, v in stages.items()}
     # the report's own cost: the robustness explainers the analysis adds for it, formatting, rendering, sealing
-    report_s = (median["analyse"] - median["recommend"]) + median["build_total"] + median["render_write"] + median["seal"]
+    report_s = (
+        (median["analyse"] - median["recommend"]) + median["build_total"] + median["render_write"] + median["seal"]
+    )
     for k, v in median.items():
         print(f"{k:<13} {v * 1e3:8.0f} ms")
-    print(f"report (build + render + seal) {report_s:.2f} s = {report_s / median['recommend']:.1f}x the "
-          f"recommendation ({median['recommend']:.2f} s); verify {verify_s:.1f} s (cold: includes numba's compile); "
-          f"directory {sum(size.values()) / 1e6:.2f} MB (report.html {size['report.html'] / 1e6:.2f} MB)")
-    print(json.dumps({
-        "bench": "report", "positions": args.positions, "reps": args.reps,
-        "stages_s": {k: round(v, 3) for k, v in median.items()}, "report_s": round(report_s, 3),
-        "ratio_vs_recommend": round(report_s / median["recommend"], 2), "verify_s": round(verify_s, 2),
-        "directory_mb": round(sum(size.values()) / 1e6, 2), "html_mb": round(size["report.html"] / 1e6, 2),
-    }))
+    print(
+        f"report (build + render + seal) {report_s:.2f} s = {report_s / median['recommend']:.1f}x the "
+        f"recommendation ({median['recommend']:.2f} s); verify {verify_s:.1f} s (cold: includes numba's compile); "
+        f"directory {sum(size.values()) / 1e6:.2f} MB (report.html {size['report.html'] / 1e6:.2f} MB)"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "report",
+                "positions": args.positions,
+                "reps": args.reps,
+                "stages_s": {k: round(v, 3) for k, v in median.items()},
+                "report_s": round(report_s, 3),
+                "ratio_vs_recommend": round(report_s / median["recommend"], 2),
+                "verify_s": round(verify_s, 2),
+                "directory_mb": round(sum(size.values()) / 1e6, 2),
+                "html_mb": round(size["report.html"] / 1e6, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,24 +32,40 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--from", dest="start", default=None, help="first forecast day (default: last 20 %%)")
     parser.add_argument("--refit-days", type=int, default=182)
-    parser.add_argument("--ensemble", type=int, default=HyperParams().ensemble,
-                        help="networks per fit (default: the committed model's)")
-    parser.add_argument("--seed", type=int, default=HyperParams().seed,
-                        help="first seed of the networks (default: the committed model's); others measure the noise")
+    parser.add_argument(
+        "--ensemble", type=int, default=HyperParams().ensemble, help="networks per fit (default: the committed model's)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=HyperParams().seed,
+        help="first seed of the networks (default: the committed model's); others measure the noise",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     started = time.perf_counter()
     histories = load_daily(args.data_dir)
     start = pd.Timestamp(args.start, tz="UTC") if args.start else default_start(histories)
     hp = replace(HyperParams(), ensemble=args.ensemble, seed=args.seed)
-    forecasts = walk_forward(histories, start, refit_days=args.refit_days, hp=hp,
-                             on_refit=lambda d: print(f"refit at {d.date()}", flush=True))
+    forecasts = walk_forward(
+        histories,
+        start,
+        refit_days=args.refit_days,
+        hp=hp,
+        on_refit=lambda d: print(f"refit at {d.date()}", flush=True),
+    )
     table = score(forecasts)
     pd.set_option("display.width", 200)
     print(table.round(4).to_string(index=False))
-    result: dict[str, object] = {"bench": "volatility", "from": str(start.date()), "refit_days": args.refit_days,
-                                 "ensemble": hp.ensemble, "seed": hp.seed,
-                                 "seconds": round(time.perf_counter() - started, 1), "assets": {}}
+    result: dict[str, object] = {
+        "bench": "volatility",
+        "from": str(start.date()),
+        "refit_days": args.refit_days,
+        "ensemble": hp.ensemble,
+        "seed": hp.seed,
+        "seconds": round(time.perf_counter() - started, 1),
+        "assets": {},
+    }
     for asset, rows in table.groupby("asset"):
         by = rows.set_index("model")
         neural, garch = by.loc["neural"], by.loc["GARCH-t"]

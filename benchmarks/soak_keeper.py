@@ -89,20 +89,36 @@ def main() -> None:
     with AnvilNode() as node, tempfile.TemporaryDirectory() as tmp:
         w3 = make_web3(node.url, timeout_s=60)
         owner, keeper_tx = TxSender(w3, ANVIL_DEFAULT_KEY), TxSender(w3, ANVIL_KEEPER_KEY)
-        d = deploy_market(w3, owner, policy.market, keeper=keeper_tx.address,
-                          guardian=TxSender(w3, ANVIL_GUARDIAN_KEY).address, price_history=load_demo_rounds())
+        d = deploy_market(
+            w3,
+            owner,
+            policy.market,
+            keeper=keeper_tx.address,
+            guardian=TxSender(w3, ANVIL_GUARDIAN_KEY).address,
+            price_history=load_demo_rounds(),
+        )
         seed_positions(w3, d, args.positions, method="storage")
         # the deployment shifted history so that the last demo round (2022-06-30 23:00) is "now"
         shift = w3.eth.get_block("latest")["timestamp"] - int(
-            pd.Timestamp(DEMO_WINDOW[1] + " 23:00", tz="UTC").timestamp())
+            pd.Timestamp(DEMO_WINDOW[1] + " 23:00", tz="UTC").timestamp()
+        )
         feeds = {a.symbol: contract_at(w3, "PriceFeed", a.feed) for a in d.assets}
-        rounds = {spec.symbol: [(int(t.timestamp()) + shift, p) for t, p in replay[spec.price_source]]
-                  for spec in policy.market.assets}
+        rounds = {
+            spec.symbol: [(int(t.timestamp()) + shift, p) for t, p in replay[spec.price_source]]
+            for spec in policy.market.assets
+        }
         cursor = {s: 0 for s in rounds}
 
         journal = Journal(Path(tmp) / "journal.sqlite")
-        keeper = build_keeper(w3, MarketAddresses.of(d), policy, journal, Path(tmp) / "reports",
-                              signer=keeper_tx.account, fees=FeePolicy(max_spend_per_day_eth=10.0))
+        keeper = build_keeper(
+            w3,
+            MarketAddresses.of(d),
+            policy,
+            journal,
+            Path(tmp) / "reports",
+            signer=keeper_tx.account,
+            fees=FeePolicy(max_spend_per_day_eth=10.0),
+        )
         started, baseline, statuses = time.monotonic(), None, {}
         for i in range(args.cycles):
             w3.provider.make_request("evm_increaseTime", [step_s])  # type: ignore[arg-type]
@@ -110,41 +126,58 @@ def main() -> None:
             now = w3.eth.get_block("latest")["timestamp"]
             pushes = []
             for symbol, feed in feeds.items():
-                todo = [r for r in rounds[symbol][cursor[symbol]:] if r[0] <= now]
+                todo = [r for r in rounds[symbol][cursor[symbol] :] if r[0] <= now]
                 cursor[symbol] += len(todo)
                 if todo:
-                    pushes.append(feed.functions.pushRounds([to_feed_answer(p) for _, p in todo],
-                                                            [t for t, _ in todo]))
+                    pushes.append(feed.functions.pushRounds([to_feed_answer(p) for _, p in todo], [t for t, _ in todo]))
             owner.transact_all(pushes)
             result = keeper.run_cycle(dry_run=False)
             statuses[result.status] = statuses.get(result.status, 0) + 1
             if i + 1 == args.warmup:
                 baseline = rss_mb()
             if (i + 1) % 25 == 0:
-                print(f"cycle {i + 1}: {time.monotonic() - started:.0f} s, {statuses}, RSS {rss_mb():.0f} MB",
-                      flush=True)
+                print(
+                    f"cycle {i + 1}: {time.monotonic() - started:.0f} s, {statuses}, RSS {rss_mb():.0f} MB", flush=True
+                )
         elapsed = time.monotonic() - started
         final = rss_mb()
         cycles = journal.cycles()
-        journaled = sum(1 for c in cycles if c["status"] in ("done", "paused", "failed"))
+        journaled = sum(1 for c in cycles if c.status in ("done", "paused", "failed"))
         sent = sum(1 for a in journal.attempts() if a.status == "mined")
-        gated = sum(1 for c in cycles for r in journal.recommendations(c["id"]) if r["outcome"].startswith("gated"))
+        gated = sum(1 for c in cycles for r in journal.recommendations(c.id) if r.outcome.startswith("gated"))
         governor = d.governor_contract(w3)
-        bounds = {Web3.to_checksum_address(a.token): AssetBounds.from_tuple(governor.functions.getBounds(a.token).call())
-                  for a in d.assets}
+        bounds = {
+            Web3.to_checksum_address(a.token): AssetBounds.from_tuple(governor.functions.getBounds(a.token).call())
+            for a in d.assets
+        }
         checked, bad = out_of_bounds(w3, d.governor, bounds)
-        failures = [c["detail"] for c in cycles if c["status"] == "failed"][:3]
+        failures = [c.detail for c in cycles if c.status == "failed"][:3]
 
     growth = (final - baseline) / baseline * 100 if baseline else float("nan")
     print(f"{args.cycles} cycles in {elapsed:.0f} s ({elapsed / args.cycles:.2f} s each), outcomes {statuses}")
-    print(f"journaled {journaled}, updates sent {sent}, asset updates gated {gated}, "
-          f"on-chain changes checked {checked}, out of bounds {bad}")
+    print(
+        f"journaled {journaled}, updates sent {sent}, asset updates gated {gated}, "
+        f"on-chain changes checked {checked}, out of bounds {bad}"
+    )
     print(f"RSS {baseline:.0f} MB after {args.warmup} cycles -> {final:.0f} MB ({growth:+.1f} %)")
     if failures:
         print(f"first failures: {failures}")
-    print(json.dumps({"bench": "soak", "cycles": args.cycles, "journaled": journaled, "sent": sent, "gated": gated,
-                      "rss_growth_pct": round(growth, 2), "out_of_bounds": bad, "changes_checked": checked,
-                      "seconds_per_cycle": round(elapsed / args.cycles, 2), "outcomes": statuses}))
+    print(
+        json.dumps(
+            {
+                "bench": "soak",
+                "cycles": args.cycles,
+                "journaled": journaled,
+                "sent": sent,
+                "gated": gated,
+                "rss_growth_pct": round(growth, 2),
+                "out_of_bounds": bad,
+                "changes_checked": checked,
+                "seconds_per_cycle": round(elapsed / args.cycles, 2),
+                "outcomes": statuses,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,12 @@ def ratios(forecasts: pd.DataFrame, months: list[str]) -> dict[str, dict[str, fl
         stress = neural["gk"] >= neural["gk"].quantile(0.9)
         crisis = days.strftime("%Y-%m").isin(months)
         q_n, q_g = qlike(neural["gk"], neural["variance"]), qlike(garch["gk"], garch["variance"])
-        out[asset.upper()] = {"all": round(float(q_n.mean() / q_g.mean()), 4),
-                              "stress": round(float(q_n[stress].mean() / q_g[stress].mean()), 4),
-                              "crisis": round(float(q_n[crisis].mean() / q_g[crisis].mean()), 4), "days": len(days)}
+        out[asset.upper()] = {
+            "all": round(float(q_n.mean() / q_g.mean()), 4),
+            "stress": round(float(q_n[stress].mean() / q_g[stress].mean()), 4),
+            "crisis": round(float(q_n[crisis].mean() / q_g[crisis].mean()), 4),
+            "days": len(days),
+        }
     return out
 
 
@@ -54,8 +57,11 @@ def main() -> None:
     parser.add_argument("--from", dest="start", default="2018-01-01")
     parser.add_argument("--to", dest="end", default="2019-12-31")
     parser.add_argument("--crisis", default="2018-02,2018-11", help="crash months of the period (YYYY-MM,...)")
-    parser.add_argument("--since", default=HISTORY_SINCE,
-                        help="load no history before this day ('liquid': each asset from its liquid start only)")
+    parser.add_argument(
+        "--since",
+        default=HISTORY_SINCE,
+        help="load no history before this day ('liquid': each asset from its liquid start only)",
+    )
     parser.add_argument("--set", dest="sets", action="append", default=[], help="variant: field=value (repeatable)")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -67,13 +73,23 @@ def main() -> None:
     for item in args.sets:
         key, value = item.split("=", 1)
         variants[item] = replace(base, **{key: types[key](value)})
-    result: dict[str, object] = {"bench": "validate_volatility", "from": args.start, "to": args.end,
-                                 "crisis": args.crisis, "variants": {}}
+    result: dict[str, object] = {
+        "bench": "validate_volatility",
+        "from": args.start,
+        "to": args.end,
+        "crisis": args.crisis,
+        "variants": {},
+    }
     for name, hp in variants.items():
         scored = ratios(walk_forward(histories, start, hp=hp, end=end), args.crisis.split(","))
         result["variants"][name] = scored  # type: ignore[index]
-        print(f"{name:<20} " + "  ".join(f"{a}: all {v['all']:.3f} stress {v['stress']:.3f} crisis {v['crisis']:.3f}"
-                                         for a, v in scored.items()), flush=True)
+        print(
+            f"{name:<20} "
+            + "  ".join(
+                f"{a}: all {v['all']:.3f} stress {v['stress']:.3f} crisis {v['crisis']:.3f}" for a, v in scored.items()
+            ),
+            flush=True,
+        )
     print(json.dumps(result))
 
 

@@ -46,15 +46,18 @@ class MarketAddresses:
         if deployment is not None:
             return cls.of(Deployment.load(deployment))
         if not (settings.market and settings.governor and settings.multicall):
-            raise ConfigError("market, governor and multicall addresses needed: --deployment or ORACLE_MARKET, "
-                              "ORACLE_GOVERNOR and ORACLE_MULTICALL")
+            raise ConfigError(
+                "market, governor and multicall addresses needed: --deployment or ORACLE_MARKET, "
+                "ORACLE_GOVERNOR and ORACLE_MULTICALL"
+            )
         return cls(settings.market, settings.governor, settings.multicall)
 
 
 def chain_source(w3: Web3, addresses: MarketAddresses, policy: Policy) -> ChainSource:
     """What a snapshot is read from: the node, the market's adapter, the governor and Multicall3."""
-    return ChainSource(w3, NativeMarketAdapter(addresses.market), addresses.governor, addresses.multicall,
-                       policy.snapshot)
+    return ChainSource(
+        w3, NativeMarketAdapter(addresses.market), addresses.governor, addresses.multicall, policy.snapshot
+    )
 
 
 def build_keeper(
@@ -75,20 +78,36 @@ def build_keeper(
     if signer is not None:
         governor = contract_at(w3, "RiskParameterGovernor", addresses.governor)
         fees = fees or FeePolicy()
-        submitter = (NodeSignedSubmitter(w3, signer, governor, journal, fees) if isinstance(signer, str)
-                     else Submitter(w3, signer, governor, journal, fees))
+        submitter = (
+            NodeSignedSubmitter(w3, signer, governor, journal, fees)
+            if isinstance(signer, str)
+            else Submitter(w3, signer, governor, journal, fees)
+        )
     vol_model, card = load_forecaster(model)
     return Keeper(source, policy, load_calibration(policy), vol_model, journal, reports_dir, submitter, card)
 
 
 def keeper_from_settings(
-    settings: Settings, policy: Policy, *, rpc: str | None = None, deployment: Path | None = None,
-    live: bool = False, model: Path | None = None,
+    settings: Settings,
+    policy: Policy,
+    *,
+    rpc: str | None = None,
+    deployment: Path | None = None,
+    live: bool = False,
+    model: Path | None = None,
 ) -> Keeper:
     """The keeper ``risk-oracle cycle`` and ``run`` operate: node, addresses, journal and reports from the settings;
     the keeper key only when ``live``."""
     addresses = MarketAddresses.resolve(settings, deployment)
     w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
     signer = load_keeper_account(settings) if live else None
-    return build_keeper(w3, addresses, policy, Journal(settings.journal), settings.reports_dir, signer=signer,
-                        fees=settings.execution, model=model)
+    return build_keeper(
+        w3,
+        addresses,
+        policy,
+        Journal(settings.journal),
+        settings.reports_dir,
+        signer=signer,
+        fees=settings.execution,
+        model=model,
+    )

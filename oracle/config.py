@@ -92,7 +92,7 @@ def load_settings(path: Path | None = None, **overrides: object) -> Settings:
             return sources
 
     try:
-        loaded = _FromFile(**overrides)  # type: ignore[arg-type]
+        loaded = _FromFile(**overrides)  # type: ignore[arg-type]  # validated by pydantic, not by the signature
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
     except ValidationError as exc:

@@ -32,8 +32,12 @@ class JsonFormatter(logging.Formatter):
     RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": round(record.created, 3), "level": record.levelname, "logger": record.name,
-                "message": record.getMessage()}
+        line = {
+            "time": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         line.update({k: v for k, v in record.__dict__.items() if k not in self.RESERVED})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -53,16 +57,26 @@ class KeeperMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.cycle_seconds = Histogram("oracle_cycle_duration_seconds", "Duration of a keeper cycle",
-                                       buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300), registry=self.registry)
+        self.cycle_seconds = Histogram(
+            "oracle_cycle_duration_seconds",
+            "Duration of a keeper cycle",
+            buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300),
+            registry=self.registry,
+        )
         self.cycles = Counter("oracle_cycles_total", "Keeper cycles by outcome", ["status"], registry=self.registry)
-        self.last_success = Gauge("oracle_last_success_timestamp_seconds", "End of the last successful cycle",
-                                  registry=self.registry)
-        self.updates = Counter("oracle_updates_total", "Asset updates by outcome (sent, not_sent, gated)",
-                               ["outcome"], registry=self.registry)
+        self.last_success = Gauge(
+            "oracle_last_success_timestamp_seconds", "End of the last successful cycle", registry=self.registry
+        )
+        self.updates = Counter(
+            "oracle_updates_total",
+            "Asset updates by outcome (sent, not_sent, gated)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.rpc_errors = Counter("oracle_rpc_errors_total", "Cycles failed by an RPC error", registry=self.registry)
-        self.gas_spent = Counter("oracle_gas_spent_wei_total", "Wei spent on gas by sent updates",
-                                 registry=self.registry)
+        self.gas_spent = Counter(
+            "oracle_gas_spent_wei_total", "Wei spent on gas by sent updates", registry=self.registry
+        )
         self.paused = Gauge("oracle_governor_paused", "1 while the governor is paused", registry=self.registry)
 
     def observe(self, result: CycleResult, seconds: float, gas_wei: int) -> None:
@@ -111,15 +125,22 @@ def serve_metrics(metrics: KeeperMetrics, port: int, interval_s: float) -> Threa
     return server
 
 
-def run_daemon(keeper: Keeper, *, interval_s: float, dry_run: bool, metrics_port: int,
-               max_cycles: int | None = None) -> KeeperMetrics:
+def run_daemon(
+    keeper: Keeper, *, interval_s: float, dry_run: bool, metrics_port: int, max_cycles: int | None = None
+) -> KeeperMetrics:
     """Run cycles every ``interval_s`` until SIGTERM/SIGINT (or ``max_cycles``); returns the metrics."""
     metrics = KeeperMetrics()
     server = serve_metrics(metrics, metrics_port, interval_s)
     abandoned = keeper.journal.abandon_running()
-    log.info("keeper started", extra={"dry_run": dry_run, "interval_s": interval_s,
-                                      "metrics": f"http://127.0.0.1:{server.server_address[1]}/metrics",
-                                      "abandoned_cycles": abandoned})
+    log.info(
+        "keeper started",
+        extra={
+            "dry_run": dry_run,
+            "interval_s": interval_s,
+            "metrics": f"http://127.0.0.1:{server.server_address[1]}/metrics",
+            "abandoned_cycles": abandoned,
+        },
+    )
     scheduler = BlockingScheduler()
     done = {"cycles": 0}
 
@@ -127,11 +148,22 @@ def run_daemon(keeper: Keeper, *, interval_s: float, dry_run: bool, metrics_port
         started = time.monotonic()
         result = keeper.run_cycle(dry_run=dry_run)
         attempts = keeper.journal.attempts(cycle_id=result.cycle_id)
-        gas = sum((a.gas_used or 0) * (a.effective_gas_price or 0) for a in attempts if a.status in ("mined", "reverted"))
+        gas = sum(
+            (a.gas_used or 0) * (a.effective_gas_price or 0) for a in attempts if a.status in ("mined", "reverted")
+        )
         metrics.observe(result, time.monotonic() - started, gas)
-        log.info("cycle finished", extra={"cycle": result.cycle_id, "status": result.status, "block": result.block,
-                                          "sent": result.sent, "not_sent": result.not_sent,
-                                          "detail": result.detail, "report_hash": result.report_hash})
+        log.info(
+            "cycle finished",
+            extra={
+                "cycle": result.cycle_id,
+                "status": result.status,
+                "block": result.block,
+                "sent": result.sent,
+                "not_sent": result.not_sent,
+                "detail": result.detail,
+                "report_hash": result.report_hash,
+            },
+        )
         done["cycles"] += 1
         if max_cycles is not None and done["cycles"] >= max_cycles:
             scheduler.shutdown(wait=False)
@@ -141,8 +173,16 @@ def run_daemon(keeper: Keeper, *, interval_s: float, dry_run: bool, metrics_port
         scheduler.shutdown(wait=False)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    scheduler.add_job(one_cycle, "interval", seconds=interval_s, next_run_time=datetime.now(UTC), max_instances=1,
-                      coalesce=True, misfire_grace_time=max(1, int(interval_s)), id="cycle")
+    scheduler.add_job(
+        one_cycle,
+        "interval",
+        seconds=interval_s,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(1, int(interval_s)),
+        id="cycle",
+    )
     try:
         scheduler.start()
     finally:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account import Account
+from eth_typing import HexStr
 from pydantic import BaseModel, ConfigDict
 
 from oracle.app import MarketAddresses, build_keeper
@@ -73,22 +74,31 @@ def demo_chain(policy: Policy, positions: int, reports_dir: Path, say: Callable[
         guardian_address = TxSender(w3, ANVIL_GUARDIAN_KEY).address
 
         deployment = deploy_market(
-            w3, owner, policy.market, keeper=keeper_account.address, guardian=guardian_address,
+            w3,
+            owner,
+            policy.market,
+            keeper=keeper_account.address,
+            guardian=guardian_address,
             price_history=load_demo_rounds(),
         )
-        say(f"deployed governor {deployment.governor}, market {deployment.market}, "
-            f"{len(deployment.assets)} collateral assets with price history (block {deployment.block})")
+        say(
+            f"deployed governor {deployment.governor}, market {deployment.market}, "
+            f"{len(deployment.assets)} collateral assets with price history (block {deployment.block})"
+        )
         seeded = seed_positions(w3, deployment, positions)
-        say(f"seeded {seeded.positions} positions ({seeded.with_debt} borrowing, {seeded.near_liquidation} near "
+        say(
+            f"seeded {seeded.positions} positions ({seeded.with_debt} borrowing, {seeded.near_liquidation} near "
             f"liquidation, {seeded.whales} whales), debt {seeded.total_debt / 10**deployment.stable_decimals:,.0f} "
-            f"{policy.market.stable.symbol}, {seeded.requests} transactions")
+            f"{policy.market.stable.symbol}, {seeded.requests} transactions"
+        )
 
         journal_path = reports_dir / "demo-journal.sqlite"  # a fresh chain: a fresh journal
         journal_path.unlink(missing_ok=True)
         journal = Journal(journal_path)
         try:
-            keeper = build_keeper(w3, MarketAddresses.of(deployment), policy, journal, reports_dir,
-                                  signer=keeper_account)
+            keeper = build_keeper(
+                w3, MarketAddresses.of(deployment), policy, journal, reports_dir, signer=keeper_account
+            )
             snapshot = read_snapshot(keeper.source)
             forecasts = forecast(snapshot, keeper.model)
             cycle = keeper.run_cycle(dry_run=False)
@@ -98,7 +108,7 @@ def demo_chain(policy: Policy, positions: int, reports_dir: Path, say: Callable[
             raise PolicyError(f"keeper cycle {cycle.status}: {cycle.detail}")
 
         governor = deployment.governor_contract(w3)
-        applied = [applied_update(governor, w3.eth.get_transaction_receipt(h)) for h in cycle.sent.values()]
+        applied = [applied_update(governor, w3.eth.get_transaction_receipt(HexStr(h))) for h in cycle.sent.values()]
         market = deployment.market_contract(w3)
         for rec in cycle.recommendation.assets:  # the chain holds exactly what the keeper reported
             if rec.bounded is None:
@@ -108,8 +118,9 @@ def demo_chain(policy: Policy, positions: int, reports_dir: Path, say: Callable[
             if state.params != expected:
                 raise PolicyError(f"{rec.asset}: chain holds {state.params}, expected {expected}")
         report_dir = cycle.report_dir
-        result = DemoResult(deployment=deployment, seeded=seeded, cycle=cycle, applied=applied,
-                            report_dir=str(report_dir))
+        result = DemoResult(
+            deployment=deployment, seeded=seeded, cycle=cycle, applied=applied, report_dir=str(report_dir)
+        )
         (report_dir / "demo.json").write_text(json.dumps(json.loads(result.model_dump_json()), indent=1) + "\n")
         deployment.save(report_dir / "deployment.json")
         yield DemoRun(url=node.url, journal=journal_path, snapshot=snapshot, forecasts=forecasts, result=result)

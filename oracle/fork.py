@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
+from web3.types import RPCEndpoint
 
 from oracle.app import MarketAddresses, build_keeper
 from oracle.chain.governor import read_governed_asset
@@ -40,8 +41,15 @@ class ForkResult(BaseModel):
     after: dict[str, RiskParams]
 
 
-def rehearse_on_fork(settings: Settings, policy: Policy, fork_url: str, *, block: int | None = None,
-                     deployment: Path | None = None, model: Path | None = None) -> ForkResult:
+def rehearse_on_fork(
+    settings: Settings,
+    policy: Policy,
+    fork_url: str,
+    *,
+    block: int | None = None,
+    deployment: Path | None = None,
+    model: Path | None = None,
+) -> ForkResult:
     """Fork ``fork_url`` (at ``block``), run one live cycle as the impersonated keeper, and return what changed."""
     addresses = MarketAddresses.resolve(settings, deployment)
     with AnvilNode(fork_url=fork_url, fork_block=block) as node:
@@ -49,15 +57,25 @@ def rehearse_on_fork(settings: Settings, policy: Policy, fork_url: str, *, block
         governor = contract_at(w3, "RiskParameterGovernor", addresses.governor)
         market = contract_at(w3, "LendingMarket", addresses.market)
         keeper_address = governor.functions.keeper().call()
-        for method, params in (("anvil_impersonateAccount", [keeper_address]),
-                               ("anvil_setBalance", [keeper_address, hex(FUNDING_WEI)])):
-            w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        for method, params in (
+            ("anvil_impersonateAccount", [keeper_address]),
+            ("anvil_setBalance", [keeper_address, hex(FUNDING_WEI)]),
+        ):
+            w3.provider.make_request(RPCEndpoint(method), params)
         journal_path = settings.reports_dir / "fork-journal.sqlite"  # a fresh fork: a fresh journal
         journal_path.unlink(missing_ok=True)
         journal = Journal(journal_path)
         try:
-            keeper = build_keeper(w3, addresses, policy, journal, settings.reports_dir / "fork",
-                                  signer=keeper_address, fees=settings.execution, model=model)
+            keeper = build_keeper(
+                w3,
+                addresses,
+                policy,
+                journal,
+                settings.reports_dir / "fork",
+                signer=keeper_address,
+                fees=settings.execution,
+                model=model,
+            )
             start = read_snapshot(keeper.source)
             tokens = {a.symbol: a.address for a in start.assets}
             before = {a.symbol: a.params for a in start.assets}
@@ -66,5 +84,6 @@ def rehearse_on_fork(settings: Settings, policy: Policy, fork_url: str, *, block
             chain_id = w3.eth.chain_id
         finally:
             journal.close()
-    return ForkResult(fork_url=fork_url, chain_id=chain_id, keeper=keeper_address, cycle=cycle, before=before,
-                      after=after)
+    return ForkResult(
+        fork_url=fork_url, chain_id=chain_id, keeper=keeper_address, cycle=cycle, before=before, after=after
+    )

@@ -22,7 +22,7 @@ from oracle.chain.reader import ChainSource, read_snapshot
 from oracle.domain.policy import Policy
 from oracle.domain.snapshot import MarketSnapshot
 from oracle.errors import ContractRevert, ExecutionError, OracleError
-from oracle.execution.journal import Journal
+from oracle.execution.journal import CycleStatus, Journal
 from oracle.execution.submit import Submitter
 from oracle.models.store import load_model
 from oracle.models.volatility import NeuralForecaster
@@ -47,7 +47,7 @@ class CycleResult(BaseModel):
     """How a cycle ended."""
 
     cycle_id: int
-    status: str = "failed"  # done, paused, failed
+    status: CycleStatus = "failed"
     block: int | None = None
     report_dir: Path | None = None
     report_hash: str | None = None
@@ -72,16 +72,18 @@ class Keeper:
 
     def __post_init__(self) -> None:
         if self.model is not None and self.model_card is None:
-            raise OracleError("a keeper with a volatility model needs its card (see load_forecaster): the report "
-                              "must name the model that made its forecasts")
+            raise OracleError(
+                "a keeper with a volatility model needs its card (see load_forecaster): the report "
+                "must name the model that made its forecasts"
+            )
 
     def _previous_features(self) -> dict[str, AssetFeatures] | None:
         """The features of the last completed cycle, for the since-last-cycle explanation."""
-        done = [c for c in self.journal.cycles() if c["status"] == "done"]
+        done = [c for c in self.journal.cycles() if c.status == "done"]
         if not done:
             return None
-        rows = self.journal.recommendations(done[-1]["id"])
-        return {r["symbol"]: AssetRecommendation.model_validate_json(r["record"]).features for r in rows} or None
+        rows = self.journal.recommendations(done[-1].id)
+        return {r.symbol: AssetRecommendation.model_validate_json(r.record).features for r in rows} or None
 
     def _report_dir(self, snapshot: MarketSnapshot, cycle_id: int) -> Path:
         """``reports/<chain>/<block>/``; a later cycle at the same block (nothing was mined in between) may replace
@@ -115,9 +117,15 @@ class Keeper:
             previous = self._previous_features()
             analysis = analyse(snapshot, self.policy, self.calibration, self.model, previous, robustness=True)
             recommendation = analysis.recommendation
-            inputs = ReportInputs(snapshot=snapshot, forecasts=analysis.forecasts, policy=self.policy,
-                                  calibration=self.calibration, previous=previous, model=self.model_card,
-                                  past=past_recommendations(self.journal, self.source.w3, snapshot))
+            inputs = ReportInputs(
+                snapshot=snapshot,
+                forecasts=analysis.forecasts,
+                policy=self.policy,
+                calibration=self.calibration,
+                previous=previous,
+                model=self.model_card,
+                past=past_recommendations(self.journal, self.source.w3, snapshot),
+            )
             report = build_report(analysis, inputs, cycle_id=cycle_id, dry_run=dry_run)
             report_dir = self._report_dir(snapshot, cycle_id)
             result.report_hash = write_report(report, report_dir)
@@ -125,8 +133,14 @@ class Keeper:
             self.journal.set_cycle_report(cycle_id, report.model_dump_json())
             report_hash = bytes.fromhex(result.report_hash[2:])
             for rec in recommendation.assets:
-                self.journal.record_recommendation(cycle_id, rec.asset, snapshot.asset(rec.asset).address,
-                                                   rec.proposed, self._outcome(rec), rec.model_dump_json())
+                self.journal.record_recommendation(
+                    cycle_id,
+                    rec.asset,
+                    snapshot.asset(rec.asset).address,
+                    rec.proposed,
+                    self._outcome(rec),
+                    rec.model_dump_json(),
+                )
             if snapshot.paused:
                 result.status, result.detail = "paused", "governor paused by the guardian: nothing proposed"
             elif dry_run:
@@ -135,8 +149,9 @@ class Keeper:
             else:
                 self._send(snapshot, recommendation, report_hash, result)
                 result.status = "done"
-            seal_report(report, report_dir, Seal(report_hash=result.report_hash, dry_run=dry_run,
-                                                 transactions=result.sent))
+            seal_report(
+                report, report_dir, Seal(report_hash=result.report_hash, dry_run=dry_run, transactions=result.sent)
+            )
         except OracleError as exc:
             result.detail = f"{type(exc).__name__}: {exc}"
             log.warning("cycle %s failed: %s", cycle_id, result.detail)
@@ -146,8 +161,9 @@ class Keeper:
         self.journal.finish_cycle(cycle_id, result.status, result.report_hash, result.detail)
         return result
 
-    def _send(self, snapshot: MarketSnapshot, recommendation: MarketRecommendation, report_hash: bytes,
-              result: CycleResult) -> None:
+    def _send(
+        self, snapshot: MarketSnapshot, recommendation: MarketRecommendation, report_hash: bytes, result: CycleResult
+    ) -> None:
         """Submit every proposed update; one asset's failure does not stop the others."""
         assert self.submitter is not None
         pending = {a.symbol for a in self.submitter.reconcile()}
@@ -160,8 +176,12 @@ class Keeper:
                 continue
             try:
                 outcome = self.submitter.submit(
-                    cycle_id=result.cycle_id, symbol=rec.asset, asset=snapshot.asset(rec.asset).address,
-                    params=rec.bounded.bounded, report_hash=report_hash, valid_until=valid_until,
+                    cycle_id=result.cycle_id,
+                    symbol=rec.asset,
+                    asset=snapshot.asset(rec.asset).address,
+                    params=rec.bounded.bounded,
+                    report_hash=report_hash,
+                    valid_until=valid_until,
                     block=snapshot.block_number,
                 )
             except ContractRevert as exc:

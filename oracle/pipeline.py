@@ -128,8 +128,9 @@ def policy_model(close_factor_bps: int, policy: Policy, calibration: Calibration
     return model
 
 
-def forecast_tracks(candles: Mapping[str, pd.DataFrame], vol_model: NeuralForecaster | None,
-                    days: int = TRACK_DAYS) -> dict[str, pd.DataFrame | None]:
+def forecast_tracks(
+    candles: Mapping[str, pd.DataFrame], vol_model: NeuralForecaster | None, days: int = TRACK_DAYS
+) -> dict[str, pd.DataFrame | None]:
     """Per symbol, what ``vol_model`` forecast on each of the last ``days`` days (None without a model or with
     too little history for it)."""
     tracks: dict[str, pd.DataFrame | None] = {}
@@ -145,9 +146,16 @@ def forecast_tracks(candles: Mapping[str, pd.DataFrame], vol_model: NeuralForeca
 
 def _bound(snapshot: MarketSnapshot, policy: Policy, raw: np.ndarray) -> dict[str, BoundedUpdate | None]:
     return {
-        asset.symbol: None if asset.bounds is None else clamp_update(
-            asset.address, asset.params, to_params(row), asset.bounds, asset.last_changed_at,
-            snapshot.block_timestamp, policy.update.min_change_bps,
+        asset.symbol: None
+        if asset.bounds is None
+        else clamp_update(
+            asset.address,
+            asset.params,
+            to_params(row),
+            asset.bounds,
+            asset.last_changed_at,
+            snapshot.block_timestamp,
+            policy.update.min_change_bps,
         )
         for asset, row in zip(snapshot.assets, raw, strict=True)
     }
@@ -189,20 +197,32 @@ def analyse(
     current_params = [a.params for a in snapshot.assets]
     current = _run(market, shocks, current_params)
     changing = {s: b.bounded for s, b in bounded.items() if b is not None and b.changes}
-    gates = risk_gate(market, shocks, symbols, current_params, changing, policy.risk, current.result) \
-        if changing else {}
+    gates = (
+        risk_gate(market, shocks, symbols, current_params, changing, policy.risk, current.result) if changing else {}
+    )
 
     assets = []
     for i, symbol in enumerate(symbols):
         since = None
         if previous is not None and symbol in previous:
             since = explain_change(model, previous[symbol].vector(), x[i], symbol)
-        assets.append(AssetRecommendation(
-            asset=symbol, features=features[symbol], raw_bps=(float(raw[i, 0]), float(raw[i, 1]), float(raw[i, 2])),
-            bounded=bounded[symbol], gate=gates.get(symbol), attribution=attributions[i], since_last=since,
-        ))
-    recommendation = MarketRecommendation(block_number=snapshot.block_number, block_timestamp=snapshot.block_timestamp,
-                                          calibration_sha256=calibration.sha256, assets=tuple(assets))
+        assets.append(
+            AssetRecommendation(
+                asset=symbol,
+                features=features[symbol],
+                raw_bps=(float(raw[i, 0]), float(raw[i, 1]), float(raw[i, 2])),
+                bounded=bounded[symbol],
+                gate=gates.get(symbol),
+                attribution=attributions[i],
+                since_last=since,
+            )
+        )
+    recommendation = MarketRecommendation(
+        block_number=snapshot.block_number,
+        block_timestamp=snapshot.block_timestamp,
+        calibration_sha256=calibration.sha256,
+        assets=tuple(assets),
+    )
 
     after_params = list(current_params)
     applied = []
@@ -217,8 +237,21 @@ def analyse(
         seed_gap, kernel_gap = explainer_gaps(model, x, background, attributions)
         gaps = ExplainerGaps(max_seed_gap_bps=seed_gap, max_second_gap_bps=kernel_gap)
     return CycleAnalysis(
-        snapshot=snapshot, policy=policy, calibration=calibration, candles=candles, tracks=tracks,
-        forecasts=forecasts, features=features, matrix=x, policy_model=model, background=background,
-        recommendation=recommendation, market=market, shocks=shocks, current=current, after=after,
-        applied=tuple(applied), gaps=gaps,
+        snapshot=snapshot,
+        policy=policy,
+        calibration=calibration,
+        candles=candles,
+        tracks=tracks,
+        forecasts=forecasts,
+        features=features,
+        matrix=x,
+        policy_model=model,
+        background=background,
+        recommendation=recommendation,
+        market=market,
+        shocks=shocks,
+        current=current,
+        after=after,
+        applied=tuple(applied),
+        gaps=gaps,
     )

@@ -83,7 +83,9 @@ def deployment(w3: Web3, owner: TxSender, keeper: TxSender, guardian: TxSender, 
 
 
 @pytest.fixture
-def clean_chain(w3: Web3, deployment: Deployment, owner: TxSender, keeper: TxSender, guardian: TxSender) -> Iterator[None]:
+def clean_chain(
+    w3: Web3, deployment: Deployment, owner: TxSender, keeper: TxSender, guardian: TxSender
+) -> Iterator[None]:
     """Each test starts from the freshly deployed state and leaves none of its changes behind."""
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
     yield

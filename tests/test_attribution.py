@@ -23,11 +23,19 @@ def model(x: np.ndarray) -> np.ndarray:
 
 def _rows(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.column_stack([
-        rng.uniform(0.02, 0.12, n), rng.uniform(2.4, 3.2, n), rng.choice([0, 0.5, 1], n), rng.uniform(0, 2, n),
-        rng.uniform(0, 0.3, n), rng.uniform(0.1, 0.9, n), rng.uniform(0.01, 0.3, n), rng.uniform(0.2, 0.95, n),
-        rng.uniform(0, 0.01, n),
-    ])
+    return np.column_stack(
+        [
+            rng.uniform(0.02, 0.12, n),
+            rng.uniform(2.4, 3.2, n),
+            rng.choice([0, 0.5, 1], n),
+            rng.uniform(0, 2, n),
+            rng.uniform(0, 0.3, n),
+            rng.uniform(0.1, 0.9, n),
+            rng.uniform(0.01, 0.3, n),
+            rng.uniform(0.2, 0.95, n),
+            rng.uniform(0, 0.01, n),
+        ]
+    )
 
 
 def test_additivity_and_exactness() -> None:
@@ -74,8 +82,17 @@ def test_a_model_that_does_not_add_up_fails_loudly() -> None:
 def test_tiny_changes_cannot_break_additivity_once_features_are_quantized() -> None:
     from oracle.policy.features import AssetFeatures
 
-    now = AssetFeatures(sigma_1d=0.0729435, tail_q99=2.59, regime=1.0, staleness_h=0.0022, liq_density_10=0.0074,
-                        top10_share=0.936, depth_ratio=0.0472, utilisation=0.2388, gas_share=0.000322123)
+    now = AssetFeatures(
+        sigma_1d=0.0729435,
+        tail_q99=2.59,
+        regime=1.0,
+        staleness_h=0.0022,
+        liq_density_10=0.0074,
+        top10_share=0.936,
+        depth_ratio=0.0472,
+        utilisation=0.2388,
+        gas_share=0.000322123,
+    )
     raw_prev = now.vector()
     raw_prev[8] += 3e-9  # the next block's base fee: a real but tiny change of the gas share
     # unquantized, SHAP's np.isclose test drops the change and the attributions miss it: the check fires

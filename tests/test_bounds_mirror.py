@@ -27,8 +27,14 @@ pytestmark = pytest.mark.anvil
 CASES = 12_000
 BATCH = 400
 T0 = 1_750_000_000
-VALIDATE_TYPES = ["address", "(uint16,uint16,uint16)", "(uint16,uint16,uint16)",
-                  "(uint16,uint16,uint16,uint16,uint32)[3]", "uint64[3]", "uint256"]
+VALIDATE_TYPES = [
+    "address",
+    "(uint16,uint16,uint16)",
+    "(uint16,uint16,uint16)",
+    "(uint16,uint16,uint16,uint16,uint32)[3]",
+    "uint64[3]",
+    "uint256",
+]
 VALIDATE_CHANGE = f"validateChange({','.join(VALIDATE_TYPES)})"
 
 
@@ -36,7 +42,7 @@ def _random_case(rng: random.Random) -> tuple[RiskParams, RiskParams, AssetBound
     """A case built to land near every rule's edge: tight ranges, small steps, proposals close to current."""
     bounds, current, proposed, last = [], [], [], []
     for _ in range(3):
-        lo = (rng.randint(0, 9_000))
+        lo = rng.randint(0, 9_000)
         hi = rng.randint(lo, min(BPS, lo + 3_000))
         b = ParamBounds(
             min=lo,
@@ -80,8 +86,13 @@ def test_mirror_agrees_with_contract(w3: Web3, deployment: Deployment) -> None:
     for start in range(0, CASES, BATCH):
         chunk = cases[start : start + BATCH]
         calls = [
-            Call(governor.address, False, encode_call(VALIDATE_CHANGE, VALIDATE_TYPES,
-                                                      [asset, cur.as_tuple(), new.as_tuple(), b.as_tuple(), last, t]))
+            Call(
+                governor.address,
+                False,
+                encode_call(
+                    VALIDATE_CHANGE, VALIDATE_TYPES, [asset, cur.as_tuple(), new.as_tuple(), b.as_tuple(), last, t]
+                ),
+            )
             for cur, new, b, last, t in chunk
         ]
         results = aggregate3(w3, deployment.multicall, calls)
@@ -99,8 +110,16 @@ def test_mirror_agrees_with_contract(w3: Web3, deployment: Deployment) -> None:
     print(f"{CASES} cases, outcomes: {dict(outcomes)}")
     assert not mismatches, f"{len(mismatches)} disagreements, first: {mismatches[0]}"
     # the cases reach every rule, so agreement is not vacuous
-    for outcome in ("accepted", "NoChange", "OutOfRange", "IncreaseTooLarge", "DecreaseTooLarge", "TooSoon",
-                    "LtvNotBelowThreshold", "BonusCreatesBadDebt"):
+    for outcome in (
+        "accepted",
+        "NoChange",
+        "OutOfRange",
+        "IncreaseTooLarge",
+        "DecreaseTooLarge",
+        "TooSoon",
+        "LtvNotBelowThreshold",
+        "BonusCreatesBadDebt",
+    ):
         assert outcomes[outcome] >= 50, (outcome, outcomes)
 
 
@@ -125,7 +144,13 @@ def test_check_update_matches_stateful_contract(w3: Web3, deployment: Deployment
             )
             on_chain = None if len(err) == 0 else decode_revert(err)
             mirrored = check_update(
-                asset, state.params, proposal, bounds, state.last_changed_at, state.timestamp, valid_until,
+                asset,
+                state.params,
+                proposal,
+                bounds,
+                state.last_changed_at,
+                state.timestamp,
+                valid_until,
                 state.paused,
             )
             assert (on_chain and (on_chain.name, on_chain.arguments)) == (mirrored and (mirrored.name, mirrored.args))

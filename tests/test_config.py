@@ -56,8 +56,8 @@ def test_missing_settings_file(tmp_path: Path) -> None:
     ("old", "new", "expected"),
     [
         ("ltv = 8000, liquidation_threshold = 8250", "ltv = 8300, liquidation_threshold = 8250", "LTV < LT"),
-        ('min = 5000, max = 8500', 'min = 8100, max = 8500', "outside bounds"),
-        ('min = 5000, max = 8500', 'min = 9000, max = 8500', "min 9000 > max 8500"),
+        ("min = 5000, max = 8500", "min = 8100, max = 8500", "outside bounds"),
+        ("min = 5000, max = 8500", "min = 9000, max = 8500", "min 9000 > max 8500"),
         ("valid_for_s = 21600", "valid_for_s = 0", "update.valid_for_s"),
         ('symbol = "WBTC"', 'symbol = "WETH"', "duplicate asset symbols"),
         ("liquidity = 50_000_000", "liquidity = [1]", "market.liquidity"),

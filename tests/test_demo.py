@@ -23,7 +23,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     cli = Path(sys.executable).with_name("risk-oracle")
     proc = subprocess.run(
         [str(cli), "demo", "--positions", "40", "--reports-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "recommendations (bps)" in proc.stdout and "sent by the keeper" in proc.stdout
@@ -43,7 +46,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert update.update_id == 1  # each asset's first update
         assert update.report_hash == "0x" + hashlib.sha256(manifest.read_bytes()).hexdigest()
     journal = Journal(tmp_path / "demo-journal.sqlite")
-    assert [c["status"] for c in journal.cycles()] == ["done"]
+    assert [c.status for c in journal.cycles()] == ["done"]
     assert sorted(a.symbol for a in journal.attempts() if a.status == "mined") == sorted(result.cycle.sent)
 
 
@@ -52,7 +55,10 @@ def test_demo_stops_anvil_when_interrupted(tmp_path: Path, sig: signal.Signals) 
     cli = Path(sys.executable).with_name("risk-oracle")
     proc = subprocess.Popen(
         [str(cli), "demo", "--positions", "2000", "--reports-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     assert proc.stdout is not None
     first = proc.stdout.readline()  # "anvil listening on http://127.0.0.1:<port>"

@@ -87,16 +87,32 @@ def _walk(w3: Web3, deployment: Deployment, keeper: TxSender, steps: list[tuple[
     [
         ("NoChange", [], (8000, 8250, 500), {}),
         ("OutOfRange", [], (8000, 8250, 1600), {"param": 2, "value": 1600, "min": 300, "max": 1500}),
-        ("IncreaseTooLarge", [], (8100, 8250, 500),
-         {"param": 0, "fromValue": 8000, "toValue": 8100, "maxIncrease": 50}),
-        ("DecreaseTooLarge", [], (8000, 8100, 500),
-         {"param": 1, "fromValue": 8250, "toValue": 8100, "maxDecrease": 100}),
+        (
+            "IncreaseTooLarge",
+            [],
+            (8100, 8250, 500),
+            {"param": 0, "fromValue": 8000, "toValue": 8100, "maxIncrease": 50},
+        ),
+        (
+            "DecreaseTooLarge",
+            [],
+            (8000, 8100, 500),
+            {"param": 1, "fromValue": 8250, "toValue": 8100, "maxDecrease": 100},
+        ),
         # LT down twice (100 bps each), then LTV up to meet it
-        ("LtvNotBelowThreshold", [(8000, 8150, 500), (8000, 8050, 500)], (8050, 8050, 500),
-         {"ltv": 8050, "liquidationThreshold": 8050}),
+        (
+            "LtvNotBelowThreshold",
+            [(8000, 8150, 500), (8000, 8050, 500)],
+            (8050, 8050, 500),
+            {"ltv": 8050, "liquidationThreshold": 8050},
+        ),
         # LT up to its max (50 bps a step) and LB up (150 a step) until LT x (1 + LB) would reach 100 %
-        ("BonusCreatesBadDebt", [(8000, 8250 + 50 * k, min(500 + 150 * k, 1250)) for k in range(1, 12)],
-         (8000, 8800, 1400), {"liquidationThreshold": 8800, "liquidationBonus": 1400}),
+        (
+            "BonusCreatesBadDebt",
+            [(8000, 8250 + 50 * k, min(500 + 150 * k, 1250)) for k in range(1, 12)],
+            (8000, 8800, 1400),
+            {"liquidationThreshold": 8800, "liquidationBonus": 1400},
+        ),
     ],
 )
 def test_rule_rejections_decode_by_name(
@@ -115,8 +131,14 @@ def test_rule_rejections_decode_by_name(
     # the Python mirror names the same error with the same arguments
     state = _state(w3, deployment)
     mirrored = check_update(
-        asset, state.params, RiskParams.from_tuple(proposal), state.bounds, state.last_changed_at,
-        state.timestamp + 1, 2**40, state.paused,
+        asset,
+        state.params,
+        RiskParams.from_tuple(proposal),
+        state.bounds,
+        state.last_changed_at,
+        state.timestamp + 1,
+        2**40,
+        state.paused,
     )
     assert mirrored is not None and mirrored.name == name
     assert mirrored.args == (args or {"asset": asset})

@@ -19,8 +19,11 @@ pytestmark = pytest.mark.anvil
 
 @pytest.fixture(scope="module")
 def snapshot(w3: Web3, deployment: Deployment, policy: Policy):
-    return read_snapshot(ChainSource(w3, NativeMarketAdapter(deployment.market), deployment.governor,
-                                     deployment.multicall, policy.snapshot))
+    return read_snapshot(
+        ChainSource(
+            w3, NativeMarketAdapter(deployment.market), deployment.governor, deployment.multicall, policy.snapshot
+        )
+    )
 
 
 def test_neural_forecast_from_feed_history(snapshot) -> None:

@@ -21,8 +21,16 @@ pytestmark = [pytest.mark.anvil, pytest.mark.usefixtures("clean_chain")]
 
 
 def _borrower_calls(deployment: Deployment, n: int, allow_failure: bool = False) -> list[Call]:
-    return [Call(deployment.market, allow_failure, encode_call("borrowerAt(uint256)", ["uint256"], [i]),
-                 f"borrowerAt({i})", 8_000) for i in range(n)]
+    return [
+        Call(
+            deployment.market,
+            allow_failure,
+            encode_call("borrowerAt(uint256)", ["uint256"], [i]),
+            f"borrowerAt({i})",
+            8_000,
+        )
+        for i in range(n)
+    ]
 
 
 def test_chunking_changes_nothing_but_the_number_of_requests(w3: Web3, deployment: Deployment) -> None:
@@ -34,7 +42,11 @@ def test_chunking_changes_nothing_but_the_number_of_requests(w3: Web3, deploymen
     by_gas = Multicall(w3, deployment.multicall, max_gas=50_000)
     results = [mc.run(calls, block) for mc in (one, by_size, by_gas)]
     assert results[0] == results[1] == results[2]
-    assert (one.eth_calls, by_size.eth_calls, by_gas.eth_calls) == (1, 4, 7)  # 10 calls of 196 bytes per 2 kB chunk; 6 calls of 8k gas per 50k
+    assert (one.eth_calls, by_size.eth_calls, by_gas.eth_calls) == (
+        1,
+        4,
+        7,
+    )  # 10 calls of 196 bytes per 2 kB chunk; 6 calls of 8k gas per 50k
     assert all(r.success for r in results[0])
 
 
@@ -52,13 +64,23 @@ def test_cli_snapshot_json_and_summary(anvil, w3: Web3, deployment: Deployment, 
     path = tmp_path / "deployment.json"
     deployment.save(path)
     cli = Path(sys.executable).with_name("risk-oracle")
-    out = subprocess.run([str(cli), "snapshot", "--rpc", anvil.url, "--deployment", str(path), "--json"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(cli), "snapshot", "--rpc", anvil.url, "--deployment", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     snap = MarketSnapshot.model_validate(json.loads(out))
     assert len(snap.positions) == 25 and snap.block_number == w3.eth.block_number
-    summary = subprocess.run([str(cli), "snapshot", "--rpc", anvil.url, "--deployment", str(path)],
-                             capture_output=True, text=True, check=True, env={"COLUMNS": "140"}).stdout
+    summary = subprocess.run(
+        [str(cli), "snapshot", "--rpc", anvil.url, "--deployment", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"COLUMNS": "140"},
+    ).stdout
     assert "collateral assets" in summary and "WETH" in summary and "health factors" in summary
-    bad = subprocess.run([str(cli), "snapshot", "--rpc", "http://127.0.0.1:9", "--deployment", str(path)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [str(cli), "snapshot", "--rpc", "http://127.0.0.1:9", "--deployment", str(path)], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "RPC failed after 4 attempts" in bad.stdout

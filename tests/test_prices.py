@@ -95,11 +95,15 @@ def test_daily_history_from_hourly_candles(tmp_path: Path) -> None:
     day_returns = returns[np.isin(hourly.index[1:], may19.index)]
     assert len(day_returns) == 24
     assert daily.loc["2021-05-19", "gk"] == pytest.approx(float((day_returns**2).sum()))
-    assert daily.loc["2021-05-19", "r"] == pytest.approx(np.log(may19["close"].iloc[-1] / hourly.loc["2021-05-18", "close"].iloc[-1]))
+    assert daily.loc["2021-05-19", "r"] == pytest.approx(
+        np.log(may19["close"].iloc[-1] / hourly.loc["2021-05-18", "close"].iloc[-1])
+    )
     # a missing hour drops that day, and the next day's return (it would span two days)
     gappy = hourly.drop(hourly.index[60])  # 2021-05-18T12
     partial = daily_history_from_hourly(gappy)
-    assert "2021-05-18" not in partial.index.strftime("%Y-%m-%d") and "2021-05-19" not in partial.index.strftime("%Y-%m-%d")
+    assert "2021-05-18" not in partial.index.strftime("%Y-%m-%d") and "2021-05-19" not in partial.index.strftime(
+        "%Y-%m-%d"
+    )
     # a directory with hourly files only works
     (tmp_path / "eth_usd_1h.csv").write_text(fixture.read_text())
     assert len(load_daily(tmp_path, since="2021-01-01")["eth"]) == 4

@@ -80,8 +80,17 @@ def test_rounding_is_on_the_safe_side() -> None:
 
 
 def test_calm_deep_market_is_looser_than_a_stressed_thin_one() -> None:
-    calm = AssetFeatures(sigma_1d=0.02, tail_q99=2.6, regime=0, staleness_h=0.1, liq_density_10=0.02,
-                         top10_share=0.2, depth_ratio=0.02, utilisation=0.5, gas_share=0.001)
+    calm = AssetFeatures(
+        sigma_1d=0.02,
+        tail_q99=2.6,
+        regime=0,
+        staleness_h=0.1,
+        liq_density_10=0.02,
+        top10_share=0.2,
+        depth_ratio=0.02,
+        utilisation=0.5,
+        gas_share=0.001,
+    )
     stressed = calm.model_copy(update={"sigma_1d": 0.09, "regime": 1.0, "depth_ratio": 0.3, "liq_density_10": 0.3})
     _, loose = recommend(calm, COEF, CONST)
     _, tight = recommend(stressed, COEF, CONST)

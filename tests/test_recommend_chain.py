@@ -31,8 +31,9 @@ def seeded(w3: Web3, deployment: Deployment) -> Deployment:
     return deployment
 
 
-def test_proposed_updates_are_accepted_on_chain(w3: Web3, seeded: Deployment, policy: Policy, keeper: TxSender,
-                                               clean_chain: None) -> None:
+def test_proposed_updates_are_accepted_on_chain(
+    w3: Web3, seeded: Deployment, policy: Policy, keeper: TxSender, clean_chain: None
+) -> None:
     source = ChainSource(w3, NativeMarketAdapter(seeded.market), seeded.governor, seeded.multicall, policy.snapshot)
     snap = read_snapshot(source)
     model = load_model()[0]
@@ -59,8 +60,9 @@ def test_proposed_updates_are_accepted_on_chain(w3: Web3, seeded: Deployment, po
 def test_recommend_command_prints_the_table(anvil, seeded: Deployment, tmp_path: Path) -> None:
     path = tmp_path / "deployment.json"
     seeded.save(path)
-    result = CliRunner().invoke(app, ["recommend", "--rpc", anvil.url, "--deployment", str(path)],
-                                env={"COLUMNS": "220"})
+    result = CliRunner().invoke(
+        app, ["recommend", "--rpc", anvil.url, "--deployment", str(path)], env={"COLUMNS": "220"}
+    )
     assert result.exit_code == 0, result.output
     for text in ("WETH", "WBTC", "LINK", "AAVE", "binding", "vol ", "base", "risk gate"):
         assert text in result.output

@@ -59,8 +59,9 @@ def _crash_and_liquidate(w3: Web3, d: Deployment, owner: TxSender, symbol: str, 
 
 
 @pytest.fixture(scope="module")
-def cycles(w3: Web3, seeded: Deployment, policy: Policy, owner: TxSender,
-           tmp_path_factory: pytest.TempPathFactory) -> Cycles:
+def cycles(
+    w3: Web3, seeded: Deployment, policy: Policy, owner: TxSender, tmp_path_factory: pytest.TempPathFactory
+) -> Cycles:
     """A dry-run cycle; then WETH falls 25 % and the positions it breaks are liquidated; then a live cycle, which
     explains the change since the first and lists the first's recommendations with the liquidations since."""
     root = tmp_path_factory.mktemp("reports")
@@ -86,15 +87,33 @@ def test_a_cycle_writes_a_complete_report(cycles: Cycles) -> None:
     report = _report(directory)
     assets = [a.asset for a in report.recommendation.assets]
     names = {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
-    assert names == {"report.json", "report.md", "report.html", MANIFEST, SEAL, "charts/risk.png",
-                     "charts/cross_asset.png", "charts/vol.png", *(f"charts/shap_{a}.png" for a in assets)}
+    assert names == {
+        "report.json",
+        "report.md",
+        "report.html",
+        MANIFEST,
+        SEAL,
+        "charts/risk.png",
+        "charts/cross_asset.png",
+        "charts/vol.png",
+        *(f"charts/shap_{a}.png" for a in assets),
+    }
     assert report.dry_run is False and report.cycle_id == cycles.live.cycle_id
     seal = Seal.model_validate_json((directory / SEAL).read_text())
     assert seal.report_hash == cycles.live.report_hash and seal.transactions == cycles.live.sent
     md = (directory / "report.md").read_text()
-    for section in ("## Summary", "## Changes", "## Risk impact", "## Why: SHAP attributions per asset",
-                    "## Across assets", "## Forecast vs realised volatility", "## Inputs and freshness",
-                    "## Robustness", "## Model card", "## Past recommendations vs what happened"):
+    for section in (
+        "## Summary",
+        "## Changes",
+        "## Risk impact",
+        "## Why: SHAP attributions per asset",
+        "## Across assets",
+        "## Forecast vs realised volatility",
+        "## Inputs and freshness",
+        "## Robustness",
+        "## Model card",
+        "## Past recommendations vs what happened",
+    ):
         assert section in md
     assert cycles.live.report_hash in md and all(tx in md for tx in cycles.live.sent.values())
     assert report.inputs.model is not None and report.inputs.model.inputs == list(FEATURES)
@@ -125,8 +144,15 @@ def test_verify_passes_on_the_live_report_and_finds_its_hash_on_chain(cycles: Cy
     assert cycles.live.report_dir is not None
     result = verify_directory(cycles.live.report_dir, anvil.url)
     assert result.passed, result.checks
-    assert {c.name for c in result.checks} >= {"files", "seal", "render", "forecasts", "recommendation", "report",
-                                               "chain"}
+    assert {c.name for c in result.checks} >= {
+        "files",
+        "seal",
+        "render",
+        "forecasts",
+        "recommendation",
+        "report",
+        "chain",
+    }
     chain = next(c for c in result.checks if c.name == "chain")
     assert f"{len(cycles.live.sent)} ParametersUpdated" in chain.detail
 
@@ -160,8 +186,9 @@ def test_verify_catches_a_changed_byte_in_any_file(cycles: Cycles, tmp_path: Pat
     assert not verify_directory(copy, anvil.url).passed
 
 
-def test_verify_rejects_a_live_report_whose_hash_is_not_on_chain(cycles: Cycles, tmp_path: Path,
-                                                                 anvil: AnvilNode) -> None:
+def test_verify_rejects_a_live_report_whose_hash_is_not_on_chain(
+    cycles: Cycles, tmp_path: Path, anvil: AnvilNode
+) -> None:
     assert cycles.dry.report_dir is not None
     dry = verify_directory(cycles.dry.report_dir, anvil.url)
     assert dry.passed, dry.checks  # a dry run: nothing expected on chain
@@ -178,8 +205,9 @@ def test_verify_rejects_a_live_report_whose_hash_is_not_on_chain(cycles: Cycles,
 def test_report_command_rerenders_a_cycle_from_the_journal(cycles: Cycles, tmp_path: Path) -> None:
     assert cycles.live.report_dir is not None
     out = tmp_path / "rerendered"
-    run = CliRunner().invoke(app, ["report", "--cycle", str(cycles.live.cycle_id), "--journal",
-                                   str(cycles.journal.path), "--out", str(out)])
+    run = CliRunner().invoke(
+        app, ["report", "--cycle", str(cycles.live.cycle_id), "--journal", str(cycles.journal.path), "--out", str(out)]
+    )
     assert run.exit_code == 0, run.output
     original = cycles.live.report_dir
     for path in original.rglob("*"):
@@ -212,8 +240,9 @@ def test_the_html_report_renders_in_headless_chromium(cycles: Cycles) -> None:
     assert shot.stat().st_size > 50_000
 
 
-def test_a_report_whose_hash_is_on_chain_is_never_overwritten(w3: Web3, seeded: Deployment, policy: Policy,
-                                                              journal: Journal, tmp_path: Path) -> None:
+def test_a_report_whose_hash_is_on_chain_is_never_overwritten(
+    w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path
+) -> None:
     """A second cycle at the same block (nothing mined in between) writes next to a sealed live report."""
     block = w3.eth.block_number
     taken = tmp_path / "reports" / "31337" / str(block)

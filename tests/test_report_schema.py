@@ -33,4 +33,6 @@ def testjson_differences_tolerate_float_noise_only() -> None:
     assert json_differences(a, {"x": 1.0, "y": [1, 3, {"z": "s"}], "w": None}) == [".y[1]: 2 != 3"]
     assert json_differences(a, {"x": 1.0, "y": [1, 2], "w": None}) == [".y: length 3 != 2"]
     assert json_differences(a, {"x": 1.0, "y": [1, 2, {"z": "t"}], "w": 0.0}) == [
-        ".y[2].z: 's' != 't'", ".w: None != 0.0"]
+        ".y[2].z: 's' != 't'",
+        ".w: None != 0.0",
+    ]

@@ -49,8 +49,14 @@ def test_storage_seeding_equals_transaction_seeding(policy: Policy) -> None:
         with AnvilNode() as node:
             w3 = make_web3(node.url)
             sender = TxSender(w3, ANVIL_DEFAULT_KEY)
-            d = deploy_market(w3, sender, policy.market, keeper=sender.address, guardian=sender.address,
-                              price_history=load_demo_rounds())
+            d = deploy_market(
+                w3,
+                sender,
+                policy.market,
+                keeper=sender.address,
+                guardian=sender.address,
+                price_history=load_demo_rounds(),
+            )
             seed_positions(w3, d, 150, seed=11, method=method)
             source = ChainSource(w3, NativeMarketAdapter(d.market), d.governor, d.multicall, policy.snapshot)
             snapshots.append(read_snapshot(source))

@@ -25,10 +25,20 @@ from tests.support.rpc_proxy import RpcProxy
 pytestmark = [pytest.mark.anvil, pytest.mark.usefixtures("clean_chain")]
 
 
-def source_for(w3: Web3, deployment: Deployment, policy: Policy, adapter: NativeMarketAdapter | None = None,
-               **policy_changes: object) -> ChainSource:
-    return ChainSource(w3, adapter or NativeMarketAdapter(deployment.market), deployment.governor,
-                       deployment.multicall, policy.snapshot.model_copy(update=policy_changes))
+def source_for(
+    w3: Web3,
+    deployment: Deployment,
+    policy: Policy,
+    adapter: NativeMarketAdapter | None = None,
+    **policy_changes: object,
+) -> ChainSource:
+    return ChainSource(
+        w3,
+        adapter or NativeMarketAdapter(deployment.market),
+        deployment.governor,
+        deployment.multicall,
+        policy.snapshot.model_copy(update=policy_changes),
+    )
 
 
 @pytest.fixture
@@ -58,7 +68,9 @@ def test_snapshot_equals_individual_calls(w3: Web3, deployment: Deployment, poli
     for a in snap.assets:
         assert a.params == RiskParams.from_tuple(market.functions.getRiskParams(a.address).call(block_identifier=at))
         assert a.bounds is not None
-        assert a.bounds.as_tuple() == [tuple(b) for b in governor.functions.getBounds(a.address).call(block_identifier=at)]
+        assert a.bounds.as_tuple() == [
+            tuple(b) for b in governor.functions.getBounds(a.address).call(block_identifier=at)
+        ]
         feed = _feed(w3, deployment, a.symbol)
         latest = feed.functions.latestRoundData().call(block_identifier=at)
         assert (a.price, a.price_updated_at) == (latest[1], latest[3])
@@ -87,8 +99,9 @@ def test_snapshot_is_pinned_to_its_block(w3: Web3, deployment: Deployment, polic
 
 
 @pytest.mark.parametrize("answer", [0, -1])
-def test_non_positive_price_is_rejected(w3: Web3, deployment: Deployment, policy: Policy, owner: TxSender,
-                                       answer: int) -> None:
+def test_non_positive_price_is_rejected(
+    w3: Web3, deployment: Deployment, policy: Policy, owner: TxSender, answer: int
+) -> None:
     owner.transact(_feed(w3, deployment, "LINK").functions.updateAnswer(answer))
     with pytest.raises(SnapshotError, match=rf"LINK: price {answer} is not positive"):
         read_snapshot(source_for(w3, deployment, policy))

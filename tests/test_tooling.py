@@ -46,11 +46,16 @@ def test_abi_is_fresh(tmp_path: Path) -> None:
     out, cache = tmp_path / "out", tmp_path / "cache"
     subprocess.run(
         [str(find_tool("forge")), "build", "--skip", "test", "--out", str(out), "--cache-path", str(cache)],
-        cwd=REPO_ROOT, check=True, capture_output=True,
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
     )
     fresh = tmp_path / "abi"
-    subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "export_abi.py"), str(out), str(fresh)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "export_abi.py"), str(out), str(fresh)],
+        check=True,
+        capture_output=True,
+    )
     committed = sorted(p.name for p in ABI_DIR.glob("*.json"))
     assert committed == sorted(p.name for p in fresh.glob("*.json"))
     for name in committed:
@@ -67,7 +72,9 @@ def test_decode_revert_names_builtin_and_unknown_errors() -> None:
     assert decode_revert(panic).arguments == {"code": 0x11}
     assert decode_revert(b"\xde\xad\xbe\xef").name == "UnknownError"
     assert decode_revert(b"").name == "EmptyRevert"
-    too_soon = function_signature_to_4byte_selector("TooSoon(uint8,uint256)") + abi_encode(["uint8", "uint256"], [1, 99])
+    too_soon = function_signature_to_4byte_selector("TooSoon(uint8,uint256)") + abi_encode(
+        ["uint8", "uint256"], [1, 99]
+    )
     err = decode_revert("0x" + too_soon.hex(), context="submitUpdate")
     assert (err.name, err.arguments) == ("TooSoon", {"param": 1, "nextAllowedAt": 99})
     assert str(err) == "reverted in submitUpdate: TooSoon(param=1, nextAllowedAt=99)"

@@ -30,8 +30,15 @@ def _history(asset: str) -> pd.DataFrame:
     series = closes[0] * np.exp(np.concatenate([[0.0], np.cumsum(returns)]))
     days = pd.date_range("2021-01-01", periods=len(series), freq="D", tz="UTC")
     opens = np.concatenate([[series[0]], series[:-1]])
-    ohlc = pd.DataFrame({"open": opens, "close": series, "high": np.maximum(opens, series) * 1.01,
-                         "low": np.minimum(opens, series) * 0.99}, index=days)
+    ohlc = pd.DataFrame(
+        {
+            "open": opens,
+            "close": series,
+            "high": np.maximum(opens, series) * 1.01,
+            "low": np.minimum(opens, series) * 0.99,
+        },
+        index=days,
+    )
     return daily_history(ohlc)
 
 
@@ -57,19 +64,22 @@ def test_garch_matches_arch_directly(histories) -> None:
     f = model.forecast(h, h.index[0])
     # arch's conditional variance of day t is the one-step forecast made at t - 1; the first weeks differ by the
     # start-up (backcast) of the two paths, which decays geometrically
-    assert np.allclose(f["variance"].iloc[50:].to_numpy(), (res.conditional_volatility.iloc[50:] ** 2 / 1e4).to_numpy(),
-                       rtol=1e-4)
+    assert np.allclose(
+        f["variance"].iloc[50:].to_numpy(), (res.conditional_volatility.iloc[50:] ** 2 / 1e4).to_numpy(), rtol=1e-4
+    )
 
 
 def test_har_is_ols_on_log_range_variance(histories) -> None:
     h = histories["link"]
     model = HAR().fit(h)
     lg = np.log(h["gk"])
-    x = pd.DataFrame({"c": 1.0, "d": lg, "w": np.log(h["gk"].rolling(5).mean()),
-                      "m": np.log(h["gk"].rolling(22).mean())}).shift(1)
+    x = pd.DataFrame(
+        {"c": 1.0, "d": lg, "w": np.log(h["gk"].rolling(5).mean()), "m": np.log(h["gk"].rolling(22).mean())}
+    ).shift(1)
     data = x.join(lg.rename("y")).dropna()
-    beta = np.linalg.solve(data[["c", "d", "w", "m"]].T @ data[["c", "d", "w", "m"]],
-                           data[["c", "d", "w", "m"]].T @ data["y"])
+    beta = np.linalg.solve(
+        data[["c", "d", "w", "m"]].T @ data[["c", "d", "w", "m"]], data[["c", "d", "w", "m"]].T @ data["y"]
+    )
     assert np.allclose(model.coef, beta)
 
 
@@ -88,8 +98,9 @@ def test_no_look_ahead(histories, make) -> None:
     future.loc[future.index > cut, ["r", "gk", "pk"]] *= 7.0
     changed = model.forecast(future, h.index[300])
     pd.testing.assert_frame_equal(original.loc[:cut], changed.loc[:cut])
-    assert not np.allclose(original.loc[cut + pd.Timedelta(days=5):, "variance"],
-                           changed.loc[cut + pd.Timedelta(days=5):, "variance"])
+    assert not np.allclose(
+        original.loc[cut + pd.Timedelta(days=5) :, "variance"], changed.loc[cut + pd.Timedelta(days=5) :, "variance"]
+    )
 
 
 def test_neural_shapes_determinism_and_round_trip(histories, tmp_path: Path) -> None:

@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# Runs every test suite (forge, then pytest), prints each one's summary, and exits non-zero when any part
-# fails or when a suite ran no test at all. Called by `make test`, which `.ci/run` calls.
+# Runs every check and test suite (static checks: ruff, mypy, import-linter; forge; pytest; `pip install .`), prints
+# each one's summary, and exits non-zero when any part fails or when a suite ran no test at all. Called by
+# `make test`, which `.ci/run` calls.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 log_dir=$(mktemp -d)
 status=0
+
+# static checks: each runs even when an earlier one failed, so one run shows every problem
+check() {
+  local name=$1; shift
+  echo "==> $name"
+  if "$@"; then checks+=("$name: ok"); else checks+=("$name: FAILED"); echo "FAIL: $name"; status=1; fi
+}
+checks=()
+check "ruff check" .venv/bin/ruff check oracle tests benchmarks tools
+check "ruff format" .venv/bin/ruff format --check oracle tests benchmarks tools
+check "mypy" .venv/bin/mypy
+check "import layers" .venv/bin/lint-imports --no-cache
+# a `# type: ignore[code]` must say why after it: `# type: ignore[code]  # because ...`
+check "type-ignore reasons" bash -c '! grep -rnE "type: ignore(\[[^]]*\])?\s*$" oracle'
 
 echo "==> forge test"
 node_modules/.bin/forge test 2>&1 | tee "$log_dir/forge.log"
@@ -30,8 +45,12 @@ elif grep -qE '[0-9]+ skipped' <<<"$pytest_summary"; then
   echo "FAIL: pytest skipped tests (a skip must not hide a missing tool)"; status=1
 fi
 
+# the package as a user installs it (pip install ., not editable) runs the demo to the end
+check "installed package" tools/check_install.sh
+
 echo
 echo "==> summary"
+printf 'check   %s\n' "${checks[@]}"
 echo "forge:  ${forge_summary:-no summary} (exit $forge_rc)"
 echo "pytest: ${pytest_summary:-no summary} (exit $pytest_rc)"
 if [[ $status -ne 0 ]]; then

@@ -35,8 +35,9 @@ def _padded(data: bytes) -> bytes:
 
 def encode_aggregate3(calls: Sequence[tuple[str, bool, bytes]]) -> bytes:
     """``abi.encode((address,bool,bytes)[])`` of ``calls`` (without the selector)."""
-    tuples = [word(target) + word(allow) + word(3 * WORD) + word(len(data)) + _padded(data)
-              for target, allow, data in calls]
+    tuples = [
+        word(target) + word(allow) + word(3 * WORD) + word(len(data)) + _padded(data) for target, allow, data in calls
+    ]
     offsets, position = [], WORD * len(tuples)
     for t in tuples:
         offsets.append(word(position))

@@ -39,7 +39,7 @@ def _abi_type(param: dict[str, Any]) -> str:
     t = param["type"]
     if t.startswith("tuple"):
         inner = ",".join(_abi_type(c) for c in param["components"])
-        return f"({inner}){t[len('tuple'):]}"
+        return f"({inner}){t[len('tuple') :]}"
     return t
 
 

@@ -60,7 +60,7 @@ def read_governed_asset(governor: Contract, market: Contract, asset: str, block:
         bounds=AssetBounds.from_tuple(governor.functions.getBounds(asset).call(block_identifier=at))
         if configured
         else None,
-        last_changed_at=tuple(governor.functions.getLastChangedAt(asset).call(block_identifier=at)),  # type: ignore[arg-type]
+        last_changed_at=tuple(governor.functions.getLastChangedAt(asset).call(block_identifier=at)),
         last_update_id=governor.functions.lastUpdateId(asset).call(block_identifier=at),
         paused=governor.functions.paused().call(block_identifier=at),
     )

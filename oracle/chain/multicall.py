@@ -18,6 +18,7 @@ from typing import NamedTuple
 from eth_abi import encode as abi_encode
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
+from web3.types import BlockIdentifier
 
 from oracle.chain.abi_fast import decode_aggregate3_results, encode_aggregate3, is_static_word_type, word
 from oracle.chain.artifacts import decode_revert
@@ -44,7 +45,6 @@ class Result(NamedTuple):
     data: bytes
 
 
-
 @cache
 def _selector(signature: str) -> bytes:
     return function_signature_to_4byte_selector(signature)
@@ -57,11 +57,11 @@ def encode_call(signature: str, types: Sequence[str], args: Sequence[object]) ->
     encoded by eth-abi.
     """
     if all(is_static_word_type(t) for t in types):
-        return _selector(signature) + b"".join(word(a) for a in args)  # type: ignore[arg-type]
+        return _selector(signature) + b"".join(word(a) for a in args)  # type: ignore[arg-type]  # static words: ints or addresses
     return _selector(signature) + abi_encode(list(types), list(args))
 
 
-def aggregate3(w3: Web3, multicall: str, calls: Sequence[Call], block: int | str = "latest") -> list[Result]:
+def aggregate3(w3: Web3, multicall: str, calls: Sequence[Call], block: BlockIdentifier = "latest") -> list[Result]:
     """Run ``calls`` in one ``eth_call`` of Multicall3 at ``block`` (no chunking, no retries)."""
     data = AGGREGATE3 + encode_aggregate3([(c.target, c.allow_failure, c.data) for c in calls])
     raw = w3.eth.call({"to": multicall, "data": data}, block_identifier=block)
@@ -111,6 +111,7 @@ class Multicall:
     def run(self, calls: Sequence[Call], block: int) -> list[Result]:
         """Results of all ``calls`` at ``block``, in order; a failed call with ``allow_failure=False`` raises
         ``MulticallError`` naming it."""
+
         def do(chunk: Sequence[Call]) -> list[Result]:
             what = f"multicall of {len(chunk)} calls at block {block} ({chunk[0].label or 'unlabelled'} …)"
 

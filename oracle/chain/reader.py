@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from eth_abi import decode as abi_decode
@@ -41,8 +42,14 @@ class ChainSource:
     policy: SnapshotPolicy
 
 
-def _call(target: str, signature: str, types: Sequence[str] = (), args: Sequence[object] = (), label: str = "",
-          allow_failure: bool = False) -> Call:
+def _call(
+    target: str,
+    signature: str,
+    types: Sequence[str] = (),
+    args: Sequence[object] = (),
+    label: str = "",
+    allow_failure: bool = False,
+) -> Call:
     return Call(target, allow_failure, encode_call(signature, types, args), label or f"{target}.{signature}")
 
 
@@ -100,14 +107,15 @@ def _signed(word: int) -> int:
     return word - (1 << 256) if word >> 255 else word
 
 
-def _validate_feed(symbol: str, feed: str, history: tuple[FeedRound, ...], timestamp: int,
-                   policy: SnapshotPolicy) -> None:
+def _validate_feed(
+    symbol: str, feed: str, history: tuple[FeedRound, ...], timestamp: int, policy: SnapshotPolicy
+) -> None:
     if not history:
         raise SnapshotError(f"{symbol}: feed {feed} has no rounds")
     for r in history:
         if r.answer <= 0:
             raise SnapshotError(f"{symbol}: price {r.answer} is not positive (feed {feed}, round {r.round_id})")
-    for prev, cur in zip(history, history[1:], strict=False):
+    for prev, cur in pairwise(history):
         if cur.updated_at < prev.updated_at:
             raise SnapshotError(f"{symbol}: feed {feed} round {cur.round_id} updatedAt goes back in time")
         ratio = cur.answer / prev.answer
@@ -151,10 +159,12 @@ def _risk_figures(
         zeros = np.zeros(n_assets)
         return zeros, zeros, {i: {f"{int(b * 100)}%": 0.0 for b in DENSITY_BANDS} for i in range(n_assets)}, zeros
     amounts = np.array([p.collateral for p in positions], dtype=float)  # positions x assets
-    unit_price = np.array([
-        price / 10 ** (a.recorded_token_decimals + a.recorded_feed_decimals)
-        for a, price in zip(market.assets, prices, strict=True)
-    ])
+    unit_price = np.array(
+        [
+            price / 10 ** (a.recorded_token_decimals + a.recorded_feed_decimals)
+            for a, price in zip(market.assets, prices, strict=True)
+        ]
+    )
     value = amounts * unit_price
     lt = np.array([a.params.liquidation_threshold / BPS for a in market.assets])
     debt = np.array([p.debt for p in positions], dtype=float) / 10**market.stable_decimals
@@ -217,18 +227,33 @@ def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall |
     value, debt_usd, density, top10 = _risk_figures(market, prices, raw_positions)
     price_tuple = tuple(prices)
     positions = tuple(
-        Position(account=p.account, collateral=p.collateral, debt=p.debt,
-                 health_factor_wad=source.adapter.health_factor_wad(market, price_tuple, p))
+        Position(
+            account=p.account,
+            collateral=p.collateral,
+            debt=p.debt,
+            health_factor_wad=source.adapter.health_factor_wad(market, price_tuple, p),
+        )
         for p in raw_positions
     )
     assets = tuple(
         AssetState(
-            address=a.address, symbol=a.symbol, token_decimals=a.token_decimals, feed=a.feed,
-            feed_decimals=a.recorded_feed_decimals, price=hist[-1].answer, price_updated_at=hist[-1].updated_at,
-            staleness_s=timestamp - hist[-1].updated_at, history=hist, params=a.params, bounds=bounds[i],
-            last_changed_at=last_changed[i], total_collateral=a.total_collateral,  # type: ignore[arg-type]
-            collateral_value_usd=float(value[i]), debt_usd=float(debt_usd[i]),
-            liquidation_density_usd=density[i], top10_share=float(top10[i]),
+            address=a.address,
+            symbol=a.symbol,
+            token_decimals=a.token_decimals,
+            feed=a.feed,
+            feed_decimals=a.recorded_feed_decimals,
+            price=hist[-1].answer,
+            price_updated_at=hist[-1].updated_at,
+            staleness_s=timestamp - hist[-1].updated_at,
+            history=hist,
+            params=a.params,
+            bounds=bounds[i],
+            last_changed_at=last_changed[i],
+            total_collateral=a.total_collateral,
+            collateral_value_usd=float(value[i]),
+            debt_usd=float(debt_usd[i]),
+            liquidation_density_usd=density[i],
+            top10_share=float(top10[i]),
         )
         for i, (a, hist) in enumerate(zip(market.assets, history, strict=True))
     )
@@ -237,8 +262,15 @@ def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall |
             raise SnapshotError(f"{s.symbol}: derived values are not finite")
     totals = {name: getattr(market, name) for name in MarketTotals.model_fields}
     return MarketSnapshot(
-        **totals, chain_id=chain_id, block_number=number, block_timestamp=timestamp, base_fee_wei=base_fee,
-        market=source.adapter.address, governor=Web3.to_checksum_address(source.governor), paused=paused,
+        **totals,
+        chain_id=chain_id,
+        block_number=number,
+        block_timestamp=timestamp,
+        base_fee_wei=base_fee,
+        market=source.adapter.address,
+        governor=Web3.to_checksum_address(source.governor),
+        paused=paused,
         utilisation=market.total_debt / market.total_supplied if market.total_supplied else 0.0,
-        assets=assets, positions=positions,
+        assets=assets,
+        positions=positions,
     )

@@ -38,8 +38,9 @@ TRANSIENT = (
 )
 
 
-def make_web3(url: str, timeout_s: float = 10.0, *, attempts: int = RPC_ATTEMPTS,
-              backoff_s: float = RPC_BACKOFF_S) -> Web3:
+def make_web3(
+    url: str, timeout_s: float = 10.0, *, attempts: int = RPC_ATTEMPTS, backoff_s: float = RPC_BACKOFF_S
+) -> Web3:
     """A web3 instance over HTTP(S) with a per-request timeout and ``attempts`` tries per request; a URL that is
     not ``http(s)://host[:port]`` raises ``ConfigError``."""
     parsed = urlparse(url)

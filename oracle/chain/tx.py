@@ -18,7 +18,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError
-from web3.types import TxParams, TxReceipt
+from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt
 
 from oracle.chain.artifacts import decode_revert, load_artifact
 from oracle.errors import ContractRevert, ExecutionError
@@ -32,7 +32,7 @@ def revert_data(exc: ContractLogicError) -> str:
     return data if isinstance(data, str) else "0x"
 
 
-def simulate(fn: ContractFunction, sender: str, block: int | str = "latest") -> Any:
+def simulate(fn: ContractFunction, sender: str, block: BlockIdentifier = "latest") -> Any:
     """``eth_call`` of ``fn`` from ``sender``; a revert raises ``ContractRevert`` decoded by name."""
     try:
         return fn.call({"from": sender}, block_identifier=block)
@@ -66,9 +66,9 @@ class TxSender:
         return {"from": self.address, "nonce": self._nonce, "chainId": self.chain_id}
 
     def _sign_and_send(self, tx: TxParams) -> HexBytes:
-        signed = self.account.sign_transaction(tx)
+        signed = self.account.sign_transaction(dict(tx))  # type: ignore[arg-type]  # TxParams is a TypedDict of the same keys
         tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        self._nonce += 1
+        self._nonce = Nonce(self._nonce + 1)
         return tx_hash
 
     def send(self, fn: ContractFunction) -> HexBytes:
@@ -113,7 +113,10 @@ class TxSender:
         except ContractLogicError as exc:
             raise decode_revert(revert_data(exc), context=f"deploy {name}") from exc
         receipt = self.wait([self._sign_and_send(tx)])[0]
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+        address = receipt["contractAddress"]
+        if address is None:
+            raise ExecutionError(f"deploy {name}: the receipt names no contract address")
+        return contract_at(self.w3, name, address)
 
 
 def contract_at(w3: Web3, name: str, address: str) -> Contract:

@@ -10,7 +10,7 @@ import functools
 import signal
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -99,30 +99,35 @@ def demo(
         symbols = {a.token.lower(): a.symbol for a in result.deployment.assets}
         if result.applied:
             console.print(applied_table(result.applied, symbols))
-            console.print(f"reportHash {result.applied[0].report_hash[:18]}… = sha256 of "
-                          f"{result.report_dir}/manifest.json")
+            console.print(
+                f"reportHash {result.applied[0].report_hash[:18]}… = sha256 of {result.report_dir}/manifest.json"
+            )
         else:
             console.print("no update sent this cycle")
         for symbol, why in cycle.not_sent.items():
             console.print(f"{symbol}: not sent ({why})")
         console.print(f"journal {run.journal}: cycle #{cycle.cycle_id} {cycle.status}")
         if keep_running:
-            console.print(f"report {result.report_dir}/report.html; anvil keeps running at {run.url} (Ctrl-C stops "
-                          f"it); try\n  risk-oracle verify {result.report_dir} --rpc {run.url}\n  risk-oracle "
-                          f"recommend --rpc {run.url} --deployment {result.report_dir}/deployment.json")
+            console.print(
+                f"report {result.report_dir}/report.html; anvil keeps running at {run.url} (Ctrl-C stops "
+                f"it); try\n  risk-oracle verify {result.report_dir} --rpc {run.url}\n  risk-oracle "
+                f"recommend --rpc {run.url} --deployment {result.report_dir}/deployment.json"
+            )
             while True:
                 time.sleep(3600)
-    console.print(f"report written to {result.report_dir}/report.html (+ report.md, report.json, charts/, "
-                  f"manifest.json); check it with: risk-oracle verify {result.report_dir}  "
-                  f"({time.monotonic() - started:.1f} s, anvil stopped)")
+    console.print(
+        f"report written to {result.report_dir}/report.html (+ report.md, report.json, charts/, "
+        f"manifest.json); check it with: risk-oracle verify {result.report_dir}  "
+        f"({time.monotonic() - started:.1f} s, anvil stopped)"
+    )
 
 
 @app.command()
 @command(torch=False)
 def deploy(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: settings' rpc_url)")] = None,
-    keeper: Annotated[str, typer.Option(help="keeper address")] = ...,  # type: ignore[assignment]
-    guardian: Annotated[str, typer.Option(help="guardian address")] = ...,  # type: ignore[assignment]
+    keeper: Annotated[str, typer.Option(help="keeper address")] = ...,  # type: ignore[assignment]  # typer: ... = required
+    guardian: Annotated[str, typer.Option(help="guardian address")] = ...,  # type: ignore[assignment]  # typer: ... = required
     owner: Annotated[str | None, typer.Option(help="owner (DAO/timelock); default: the deployer")] = None,
     out: Annotated[Path, typer.Option(help="where to write the deployment record")] = Path("deployment.json"),
     data_dir: Annotated[
@@ -149,9 +154,7 @@ def deploy(
     history = load_history([a.price_source for a in spec.assets], data_dir or settings.data_dir, start, end)
     w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
     sender = TxSender(w3, settings.deployer_key.get_secret_value())
-    deployment = deploy_market(
-        w3, sender, spec, keeper=keeper, guardian=guardian, owner=owner, price_history=history
-    )
+    deployment = deploy_market(w3, sender, spec, keeper=keeper, guardian=guardian, owner=owner, price_history=history)
     deployment.save(out)
     console.print(f"governor {deployment.governor}\nmarket   {deployment.market}\nwritten to {out}")
 
@@ -163,8 +166,9 @@ DeploymentOption = Annotated[
 ]
 
 
-def _read_snapshot(rpc: str | None, block: int | None, deployment: Path | None, policy: Path,
-                   config: Path | None) -> MarketSnapshot:
+def _read_snapshot(
+    rpc: str | None, block: int | None, deployment: Path | None, policy: Path, config: Path | None
+) -> MarketSnapshot:
     """The market at ``block``, addresses from ``deployment`` or the settings; raises ``OracleError``."""
     from oracle.app import MarketAddresses, chain_source
     from oracle.chain.reader import read_snapshot
@@ -212,8 +216,10 @@ def calibrate(
     from oracle.policy.calibrate import calibration_path, save_calibration
 
     loaded = load_policy(policy)
-    console.print(f"calibrating {loaded.name}: bad-debt ES99 <= {loaded.risk.es99_max_share:.3%} of collateral, "
-                  f"{paths} paths x {positions} positions per scenario …")
+    console.print(
+        f"calibrating {loaded.name}: bad-debt ES99 <= {loaded.risk.es99_max_share:.3%} of collateral, "
+        f"{paths} paths x {positions} positions per scenario …"
+    )
     result = fit(loaded, paths=paths, positions=positions, seed=seed)
     path = calibration_path(loaded)
     save_calibration(result, path)
@@ -221,8 +227,15 @@ def calibrate(
     for col in ("σ 1d", "collateral/depth", "LTV", "LT", "LB", "edge ES99", "at-LTV liq. p99"):
         table.add_column(col, justify="right")
     for f in result.scenarios:
-        table.add_row(f"{f.sigma_1d:.0%}", f"{f.depth_ratio:.2f}", f"{f.ltv_bps:.0f}", f"{f.lt_bps:.0f}",
-                      f"{f.lb_bps:.0f}", f"{f.edge_es99_share:.4%}", f"${f.opened_at_ltv_liquidated_p99_usd:,.0f}")
+        table.add_row(
+            f"{f.sigma_1d:.0%}",
+            f"{f.depth_ratio:.2f}",
+            f"{f.ltv_bps:.0f}",
+            f"{f.lt_bps:.0f}",
+            f"{f.lb_bps:.0f}",
+            f"{f.edge_es99_share:.4%}",
+            f"${f.opened_at_ltv_liquidated_p99_usd:,.0f}",
+        )
     console.print(table)
     console.print(f"written to {path} (sha256 {result.sha256[:16]}…)")
 
@@ -275,22 +288,26 @@ def cycle(
     from oracle.app import keeper_from_settings
     from oracle.cli.views import print_recommendation
 
-    keeper = keeper_from_settings(load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment,
-                                  live=live, model=model)
+    keeper = keeper_from_settings(
+        load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment, live=live, model=model
+    )
     result = keeper.run_cycle(dry_run=not live)
     if result.recommendation is not None:
-        print_recommendation(result.recommendation, keeper.source.w3.eth.chain_id, console,
-                             result.status == "paused")
+        print_recommendation(result.recommendation, keeper.source.w3.eth.chain_id, console, result.status == "paused")
     mode = "LIVE" if live else "DRY RUN"
-    console.print(f"cycle #{result.cycle_id} ({mode}) {result.status} at block {result.block}"
-                  + (f": {result.detail}" if result.detail else ""))
+    console.print(
+        f"cycle #{result.cycle_id} ({mode}) {result.status} at block {result.block}"
+        + (f": {result.detail}" if result.detail else "")
+    )
     for symbol, tx in result.sent.items():
         console.print(f"  {symbol}: sent {tx}")
     for symbol, why in result.not_sent.items():
         console.print(f"  {symbol}: not sent ({why})")
     if result.report_dir:
-        console.print(f"report {result.report_dir}/report.html (reportHash {result.report_hash} = sha256 of "
-                      f"manifest.json); journal {keeper.journal.path}")
+        console.print(
+            f"report {result.report_dir}/report.html (reportHash {result.report_hash} = sha256 of "
+            f"manifest.json); journal {keeper.journal.path}"
+        )
     if result.status == "failed":
         raise typer.Exit(code=1)
 
@@ -363,8 +380,9 @@ def run(
     from oracle.daemon import configure_json_logging, run_daemon
 
     configure_json_logging()
-    keeper = keeper_from_settings(load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment,
-                                  live=live, model=model)
+    keeper = keeper_from_settings(
+        load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment, live=live, model=model
+    )
     run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
 
 
@@ -385,8 +403,9 @@ def fork(
     from oracle.cli.views import print_recommendation
     from oracle.fork import rehearse_on_fork
 
-    rehearsal = rehearse_on_fork(load_settings(config), load_policy(policy), fork_url, block=block,
-                                 deployment=deployment, model=model)
+    rehearsal = rehearse_on_fork(
+        load_settings(config), load_policy(policy), fork_url, block=block, deployment=deployment, model=model
+    )
     result, chain_id, before, after = rehearsal.cycle, rehearsal.chain_id, rehearsal.before, rehearsal.after
     if result.recommendation is not None:
         print_recommendation(result.recommendation, chain_id, console, result.status == "paused")
@@ -395,12 +414,18 @@ def fork(
         table.add_column(col, no_wrap=True)
     for symbol in before:
         fmt = "/".join
-        table.add_row(symbol, fmt(str(v) for v in before[symbol].as_tuple()),
-                      fmt(str(v) for v in after[symbol].as_tuple()),
-                      result.sent.get(symbol, result.not_sent.get(symbol, "no change")))
+        table.add_row(
+            symbol,
+            fmt(str(v) for v in before[symbol].as_tuple()),
+            fmt(str(v) for v in after[symbol].as_tuple()),
+            result.sent.get(symbol, result.not_sent.get(symbol, "no change")),
+        )
     console.print(table)
-    console.print(f"fork cycle #{result.cycle_id} {result.status} at block {result.block}"
-                  + (f": {result.detail}" if result.detail else "") + "; the fork is gone, the real chain untouched")
+    console.print(
+        f"fork cycle #{result.cycle_id} {result.status} at block {result.block}"
+        + (f": {result.detail}" if result.detail else "")
+        + "; the fork is gone, the real chain untouched"
+    )
     if result.status == "failed":
         raise typer.Exit(code=1)
 
@@ -481,18 +506,29 @@ def evaluate(
     table.to_csv(out / "evaluation.csv", index=False)
     (out / "evaluation.md").write_text(table.round(4).to_markdown(index=False) + "\n")
     view = Table(title=f"walk-forward from {first.date()} (QLIKE vs Garman–Klass proxy; VaR99 backtests)")
-    cols = ["asset", "model", "days", "qlike", "crisis_qlike", "mz_r2", "breach99", "kupiec_p99",
-            "christoffersen_p99", "dm_p_garch"]
+    cols = [
+        "asset",
+        "model",
+        "days",
+        "qlike",
+        "crisis_qlike",
+        "mz_r2",
+        "breach99",
+        "kupiec_p99",
+        "christoffersen_p99",
+        "dm_p_garch",
+    ]
     for c in cols:
         view.add_column(c, justify="left" if c in ("asset", "model") else "right")
     for _, row in table.iterrows():
-        view.add_row(*(str(row[c]) if c in ("asset", "model", "days") else f"{row.get(c, float('nan')):.4f}"
-                       for c in cols))
+        view.add_row(
+            *(str(row[c]) if c in ("asset", "model", "days") else f"{row.get(c, float('nan')):.4f}" for c in cols)
+        )
     console.print(view)
     console.print(f"written to {out}/evaluation.csv and evaluation.md")
 
 
-def _utc(day: str):
+def _utc(day: str) -> Any:  # a pandas Timestamp (pandas has no type stubs here)
     import pandas as pd
 
     return pd.Timestamp(day, tz="UTC")

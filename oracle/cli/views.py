@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import numpy as np
 from rich.console import Console
@@ -36,16 +37,19 @@ def print_snapshot(snap: MarketSnapshot, console: Console) -> None:
         f"bad debt {_usd(snap.bad_debt / unit)}  positions {len(snap.positions)}"
     )
     table = Table(title="collateral assets")
-    for col in ("asset", "price", "age", "LTV/LT/LB bps", "collateral", "debt", "≤1%", "≤2%", "≤5%", "≤10%",
-                "top10"):
+    for col in ("asset", "price", "age", "LTV/LT/LB bps", "collateral", "debt", "≤1%", "≤2%", "≤5%", "≤10%", "top10"):
         table.add_column(col, justify="left" if col == "asset" else "right", no_wrap=True)
     for a in snap.assets:
         d = a.liquidation_density_usd
         table.add_row(
-            a.symbol, f"{a.price_usd:,.2f}" if a.price_usd >= 1 else f"{a.price_usd:.4g}", f"{a.staleness_s}s",
+            a.symbol,
+            f"{a.price_usd:,.2f}" if a.price_usd >= 1 else f"{a.price_usd:.4g}",
+            f"{a.staleness_s}s",
             f"{a.params.ltv}/{a.params.liquidation_threshold}/{a.params.liquidation_bonus}",
-            _usd(a.collateral_value_usd), _usd(a.debt_usd),
-            *(_usd(d[k]) for k in ("1%", "2%", "5%", "10%")), f"{a.top10_share:.0%}",
+            _usd(a.collateral_value_usd),
+            _usd(a.debt_usd),
+            *(_usd(d[k]) for k in ("1%", "2%", "5%", "10%")),
+            f"{a.top10_share:.0%}",
         )
     table.caption = "≤x%: collateral value liquidatable after this asset's price falls by at most x %"
     console.print(table)
@@ -53,7 +57,7 @@ def print_snapshot(snap: MarketSnapshot, console: Console) -> None:
     if hf.size:
         edges = (0.0, *HF_EDGES, np.inf)
         counts = np.histogram(hf, bins=edges)[0]
-        labels = [f"<{HF_EDGES[0]}"] + [f"{lo}-{hi}" for lo, hi in zip(HF_EDGES, HF_EDGES[1:], strict=False)] + [f">{HF_EDGES[-1]}"]
+        labels = [f"<{HF_EDGES[0]}"] + [f"{lo}-{hi}" for lo, hi in pairwise(HF_EDGES)] + [f">{HF_EDGES[-1]}"]
         console.print("health factors: " + "  ".join(f"{lab}: {c}" for lab, c in zip(labels, counts, strict=True)))
 
 
@@ -67,22 +71,34 @@ def print_recommendation(rec: MarketRecommendation, chain_id: int, console: Cons
     """Per asset and parameter: current | model raw | after bounds | Δ bps | binding limit; then each raw value as
     base + its top 3 SHAP drivers (bps); then the risk gate's verdict."""
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(rec.block_timestamp))
-    console.print(f"[bold]chain {chain_id}[/] block {rec.block_number} ({stamp} UTC), calibration "
-                  f"{rec.calibration_sha256[:12]}…{'  [bold red]GOVERNOR PAUSED[/]' if paused else ''}")
+    console.print(
+        f"[bold]chain {chain_id}[/] block {rec.block_number} ({stamp} UTC), calibration "
+        f"{rec.calibration_sha256[:12]}…{'  [bold red]GOVERNOR PAUSED[/]' if paused else ''}"
+    )
     table = Table(title="recommendations (bps)", caption="raw = the model's value before rounding and bounds")
     for col in ("asset", "", "now", "raw", "bounded", "Δ", "binding limit", "next change"):
-        table.add_column(col, justify="left" if col in ("asset", "", "binding limit", "next change") else "right",
-                         no_wrap=True)
+        table.add_column(
+            col, justify="left" if col in ("asset", "", "binding limit", "next change") else "right", no_wrap=True
+        )
     for a in rec.assets:
         for k, out in enumerate(a.attribution.outputs):
             clamp = a.bounded.clamps[k] if a.bounded else None
             label = a.asset if k == 0 else (f"σ {a.features.sigma_1d:.1%}" if k == 1 else "")
-            when = time.strftime("%m-%d %H:%M", time.gmtime(clamp.next_change_at)) if clamp and clamp.next_change_at \
+            when = (
+                time.strftime("%m-%d %H:%M", time.gmtime(clamp.next_change_at))
+                if clamp and clamp.next_change_at
                 else "now"
+            )
             table.add_row(
-                label, out.output, str(clamp.current) if clamp else "-", f"{out.value_bps:.0f}",
-                str(clamp.bounded) if clamp else "-", f"{clamp.bounded - clamp.current:+d}" if clamp else "-",
-                clamp.binding if clamp else "no bounds", when, end_section=k == 2,
+                label,
+                out.output,
+                str(clamp.current) if clamp else "-",
+                f"{out.value_bps:.0f}",
+                str(clamp.bounded) if clamp else "-",
+                f"{clamp.bounded - clamp.current:+d}" if clamp else "-",
+                clamp.binding if clamp else "no bounds",
+                when,
+                end_section=k == 2,
             )
     console.print(table)
     console.print("why (SHAP, bps; base = the recent market's average recommendation):")
@@ -93,9 +109,11 @@ def print_recommendation(rec: MarketRecommendation, chain_id: int, console: Cons
         if a.gate is None:
             verdict = "no change to propose" if a.bounded else "asset not governed"
         elif a.gate.passed:
-            verdict = (f"[green]passes the risk gate[/]: bad-debt ES99 {a.gate.current.es99_share:.4%} -> "
-                       f"{a.gate.proposed.es99_share:.4%} of collateral, liquidatable now "
-                       f"{a.gate.liquidatable_now_share:.2%} -> {a.gate.liquidatable_after_share:.2%} of debt")
+            verdict = (
+                f"[green]passes the risk gate[/]: bad-debt ES99 {a.gate.current.es99_share:.4%} -> "
+                f"{a.gate.proposed.es99_share:.4%} of collateral, liquidatable now "
+                f"{a.gate.liquidatable_now_share:.2%} -> {a.gate.liquidatable_after_share:.2%} of debt"
+            )
         else:
             verdict = f"[bold red]gated[/]: {a.gate.reason}"
         console.print(f"{a.asset}: {verdict}")
@@ -106,8 +124,14 @@ def applied_table(applied: list[AppliedUpdate], symbols: dict[str, str]) -> Tabl
     for col in ("asset", "update", "LTV/LT/LB before", "after", "tx", "gas"):
         table.add_column(col, justify="left" if col in ("asset", "tx") else "right", no_wrap=True)
     for a in applied:
-        table.add_row(symbols[a.asset.lower()], f"#{a.update_id}", "/".join(str(a.old.get(p)) for p in Param),
-                      "/".join(str(a.new.get(p)) for p in Param), f"{a.tx_hash[:10]}…", f"{a.gas_used:,}")
+        table.add_row(
+            symbols[a.asset.lower()],
+            f"#{a.update_id}",
+            "/".join(str(a.old.get(p)) for p in Param),
+            "/".join(str(a.new.get(p)) for p in Param),
+            f"{a.tx_hash[:10]}…",
+            f"{a.gas_used:,}",
+        )
     return table
 
 
@@ -116,6 +140,12 @@ def forecast_table(snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...])
     for col in ("asset", "price", "σ 1d", "VaR99 1d", "liq. ≤10 % drop", "source"):
         table.add_column(col, justify="left" if col in ("asset", "source") else "right", no_wrap=True)
     for a, f in zip(snapshot.assets, forecasts, strict=True):
-        table.add_row(a.symbol, f"{a.price_usd:,.2f}", f"{f.sigma:.2%}", f"{f.var99:.1%}",
-                      f"${a.liquidation_density_usd['10%']:,.0f}", f.source + (f" ({f.reason})" if f.reason else ""))
+        table.add_row(
+            a.symbol,
+            f"{a.price_usd:,.2f}",
+            f"{f.sigma:.2%}",
+            f"{f.var99:.1%}",
+            f"${a.liquidation_density_usd['10%']:,.0f}",
+            f.source + (f" ({f.reason})" if f.reason else ""),
+        )
     return table

@@ -41,7 +41,7 @@ def ohlc_rounds(ohlc: pd.DataFrame) -> Rounds:
     """Four feed rounds per daily candle: open, the extreme the day visited first, the other, close."""
     rounds: list[tuple[datetime, float]] = []
     for day, c in ohlc.iterrows():
-        start = day.to_pydatetime()  # type: ignore[union-attr]
+        start = day.to_pydatetime()
         first, second = (c["low"], c["high"]) if c["close"] >= c["open"] else (c["high"], c["low"])
         for offset, price in zip(ROUND_OFFSETS, (c["open"], first, second, c["close"]), strict=True):
             rounds.append((start + offset, float(price)))
@@ -57,7 +57,7 @@ def load_history(
         frames = {k: load_demo_ohlc()[k] for k in keys}
     else:
         frames = {k: load_ohlc(price_file(data_dir, k)) for k in keys}
-    return {k: ohlc_rounds(f.loc[start:end]) for k, f in frames.items()}  # type: ignore[misc]
+    return {k: ohlc_rounds(f.loc[start:end]) for k, f in frames.items()}
 
 
 def load_demo_rounds() -> dict[str, Rounds]:

@@ -19,7 +19,6 @@ from oracle.errors import PriceDataError
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 
-
 class Gap(BaseModel):
     """A stretch longer than one period without a candle."""
 
@@ -97,8 +96,7 @@ def gaps(frame: pd.DataFrame, period: pd.Timedelta) -> list[Gap]:
     index = frame.index
     steps = index[1:] - index[:-1]
     return [
-        Gap(after=index[i].to_pydatetime(), before=index[i + 1].to_pydatetime(),
-            missing_periods=int(step / period) - 1)
+        Gap(after=index[i].to_pydatetime(), before=index[i + 1].to_pydatetime(), missing_periods=int(step / period) - 1)
         for i, step in enumerate(steps)
         if step > period
     ]
@@ -106,7 +104,7 @@ def gaps(frame: pd.DataFrame, period: pd.Timedelta) -> list[Gap]:
 
 def closes(data_dir: Path, asset: str, start: str, end: str, interval: str = "1d") -> list[tuple[datetime, float]]:
     """Closes of ``asset`` between ``start`` and ``end`` (inclusive ISO dates), oldest first, for feed replay."""
-    frame = load_ohlc(price_file(data_dir, asset, interval)).loc[start:end]  # type: ignore[misc]
+    frame = load_ohlc(price_file(data_dir, asset, interval)).loc[start:end]
     if frame.empty:
         raise PriceDataError(f"{asset}: no {interval} candles between {start} and {end} in {data_dir}")
     return [(t.to_pydatetime(), float(c)) for t, c in frame["close"].items()]

@@ -126,14 +126,16 @@ def deploy_market(
         sender.transact(market.functions.listAsset(token.address, feed.address, a.params.as_tuple()))
         assets.append(DeployedAsset(symbol=a.symbol, token=token.address, feed=feed.address, decimals=a.decimals))
 
-    sender.transact_all([
-        market.functions.setCloseFactor(spec.close_factor_bps),
-        market.functions.setRiskAdmin(governor.address),
-        *(
-            governor.functions.setBounds(d.token, a.bounds.as_tuple())
-            for d, a in zip(assets, spec.assets, strict=True)
-        ),
-    ])
+    sender.transact_all(
+        [
+            market.functions.setCloseFactor(spec.close_factor_bps),
+            market.functions.setRiskAdmin(governor.address),
+            *(
+                governor.functions.setBounds(d.token, a.bounds.as_tuple())
+                for d, a in zip(assets, spec.assets, strict=True)
+            ),
+        ]
+    )
     liquidity = spec.liquidity * 10**spec.stable.decimals
     for fn in (  # each step's simulation needs the previous one mined
         stable.functions.mint(me, liquidity),

@@ -22,6 +22,7 @@ import numpy as np
 from eth_utils import keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from oracle.chain.tx import contract_at
 from oracle.devnet.deploy import Deployment
@@ -62,7 +63,7 @@ def borrower_address(seed: int, index: int) -> str:
 
 
 def _rpc(w3: Web3, method: str, params: list[Any]) -> Any:
-    response = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    response = w3.provider.make_request(RPCEndpoint(method), params)
     if "error" in response:
         raise ExecutionError(f"{method} failed: {response['error']}")
     return response["result"]
@@ -73,7 +74,7 @@ def _batch(w3: Web3, method: str, params: list[list[Any]]) -> list[Any]:
     results: list[Any] = []
     for i in range(0, len(params), BATCH):
         chunk = params[i : i + BATCH]
-        responses = w3.provider.make_batch_request([(method, p) for p in chunk])  # type: ignore[misc]
+        responses = w3.provider.make_batch_request([(method, p) for p in chunk])  # type: ignore[attr-defined]  # HTTPProvider has it
         if not isinstance(responses, list):
             raise ExecutionError(f"batch {method} failed: {responses}")
         for p, r in zip(chunk, sorted(responses, key=lambda r: r["id"]), strict=True):
@@ -133,8 +134,15 @@ def plan_positions(
                 near += liquidation_value / debt_usd < 1.15
                 total_debt += debt
         plan.append(PlannedPosition(borrower_address(seed, i), tuple(amounts), debt))
-    summary = SeedSummary(positions=count, with_debt=with_debt, near_liquidation=near, whales=whales,
-                          total_debt=total_debt, method="", requests=0)
+    summary = SeedSummary(
+        positions=count,
+        with_debt=with_debt,
+        near_liquidation=near,
+        whales=whales,
+        total_debt=total_debt,
+        method="",
+        requests=0,
+    )
     return plan, summary
 
 
@@ -146,8 +154,12 @@ def _send_phase(w3: Web3, txs: list[dict[str, Any]], nonces: dict[str, int]) -> 
     if not txs:
         return 0
     for tx in txs:
-        tx |= {"nonce": hex(nonces[tx["from"]]), "gas": hex(GAS_PER_CALL), "maxFeePerGas": hex(10**11),
-               "maxPriorityFeePerGas": hex(1)}
+        tx |= {
+            "nonce": hex(nonces[tx["from"]]),
+            "gas": hex(GAS_PER_CALL),
+            "maxFeePerGas": hex(10**11),
+            "maxPriorityFeePerGas": hex(1),
+        }
         nonces[tx["from"]] += 1
     hashes = _batch(w3, "eth_sendTransaction", [[tx] for tx in txs])
     while int(_rpc(w3, "txpool_status", [])["pending"], 16):
@@ -171,14 +183,20 @@ def _execute_transactions(w3: Web3, deployment: Deployment, plan: list[PlannedPo
             if amount == 0:
                 continue
             mints.append({"from": minter, "to": asset.token, "data": token.encode_abi("mint", [p.account, amount])})
-            approves.append({"from": p.account, "to": asset.token,
-                             "data": token.encode_abi("approve", [deployment.market, amount])})
-            deposits.append({"from": p.account, "to": deployment.market,
-                             "data": market.encode_abi("deposit", [asset.token, amount])})
+            approves.append(
+                {"from": p.account, "to": asset.token, "data": token.encode_abi("approve", [deployment.market, amount])}
+            )
+            deposits.append(
+                {
+                    "from": p.account,
+                    "to": deployment.market,
+                    "data": market.encode_abi("deposit", [asset.token, amount]),
+                }
+            )
         if p.debt:
             borrows.append({"from": p.account, "to": deployment.market, "data": market.encode_abi("borrow", [p.debt])})
     nonces: dict[str, int] = defaultdict(int)
-    nonces[minter] = w3.eth.get_transaction_count(minter, "pending")
+    nonces[minter] = w3.eth.get_transaction_count(Web3.to_checksum_address(minter), "pending")
     automine = _rpc(w3, "anvil_getAutomine", [])
     _rpc(w3, "anvil_autoImpersonateAccount", [True])
     _rpc(w3, "evm_setAutomine", [False])
@@ -207,31 +225,43 @@ def _execute_storage(w3: Web3, deployment: Deployment, plan: list[PlannedPositio
         raise ExecutionError(f"{plan[0].account} already has a position: storage seeding needs fresh accounts")
     writes: list[tuple[str, int, int]] = []  # (contract, slot, value)
     for i, p in enumerate(plan):
-        writes += [(deployment.market, array_element_slot(borrowers_slot, start + i), int(p.account, 16)),
-                   (deployment.market, mapping_slot(is_borrower, p.account), 1)]
+        writes += [
+            (deployment.market, array_element_slot(borrowers_slot, start + i), int(p.account, 16)),
+            (deployment.market, mapping_slot(is_borrower, p.account), 1),
+        ]
         for asset, amount in zip(deployment.assets, p.collateral, strict=True):
             if amount:
                 writes.append((deployment.market, mapping_slot(collateral_of, p.account, asset.token), amount))
         if p.debt:
-            writes += [(deployment.market, mapping_slot(debt_of, p.account), p.debt),
-                       (deployment.stable, mapping_slot(balances, p.account), p.debt)]
+            writes += [
+                (deployment.market, mapping_slot(debt_of, p.account), p.debt),
+                (deployment.stable, mapping_slot(balances, p.account), p.debt),
+            ]
     writes.append((deployment.market, borrowers_slot, start + len(plan)))
     for k, asset in enumerate(deployment.assets):
         added = sum(p.collateral[k] for p in plan)
         token = contract_at(w3, "TestToken", asset.token)
         writes += [
-            (deployment.market, mapping_slot(total_collateral, asset.token),
-             market.functions.totalCollateral(asset.token).call() + added),
-            (asset.token, mapping_slot(balances, deployment.market),
-             token.functions.balanceOf(deployment.market).call() + added),
+            (
+                deployment.market,
+                mapping_slot(total_collateral, asset.token),
+                market.functions.totalCollateral(asset.token).call() + added,
+            ),
+            (
+                asset.token,
+                mapping_slot(balances, deployment.market),
+                token.functions.balanceOf(deployment.market).call() + added,
+            ),
             (asset.token, supply_slot, token.functions.totalSupply().call() + added),
         ]
     lent = sum(p.debt for p in plan)
     cash = contract_at(w3, "TestToken", deployment.stable).functions.balanceOf(deployment.market).call()
     if lent > cash:
         raise ExecutionError(f"plan borrows {lent} but the market holds {cash}")
-    writes += [(deployment.market, total_debt_slot, market.functions.totalDebt().call() + lent),
-               (deployment.stable, mapping_slot(balances, deployment.market), cash - lent)]
+    writes += [
+        (deployment.market, total_debt_slot, market.functions.totalDebt().call() + lent),
+        (deployment.stable, mapping_slot(balances, deployment.market), cash - lent),
+    ]
     _batch(w3, "anvil_setStorageAt", [[c, hex(s), hex_word(v)] for c, s, v in writes])
     _batch(w3, "anvil_setBalance", [[p.account, hex(10**20)] for p in plan])
     _rpc(w3, "evm_mine", [])
@@ -256,4 +286,3 @@ def seed_positions(
     else:
         raise ValueError(f"unknown seeding method {method!r}")
     return summary.model_copy(update={"method": method, "requests": requests})
-

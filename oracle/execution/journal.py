@@ -20,7 +20,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 AttemptStatus = Literal["signed", "sent", "mined", "reverted", "replaced", "dropped"]
-OPEN_STATUSES = ("signed", "sent")
+CycleStatus = Literal["running", "done", "paused", "failed", "abandoned"]
+OPEN_STATUSES: tuple[AttemptStatus, ...] = ("signed", "sent")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cycles (
@@ -93,6 +94,38 @@ class Attempt(BaseModel):
     detail: str | None
 
 
+class CycleRecord(BaseModel):
+    """One cycle as the journal holds it (the stored report.json is read with ``Journal.cycle_report``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    started_at: float
+    finished_at: float | None
+    chain_id: int | None
+    block: int | None
+    dry_run: bool
+    status: CycleStatus
+    report_hash: str | None
+    detail: str | None
+
+
+class RecommendationRecord(BaseModel):
+    """One asset's recommendation in a cycle: ``record`` is the ``AssetRecommendation`` as JSON."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cycle_id: int
+    symbol: str
+    asset: str
+    proposed: bool
+    outcome: str
+    record: str
+
+
+_CYCLE_COLUMNS = ", ".join(CycleRecord.model_fields)
+
+
 class Journal:
     """The journal file; one instance per process."""
 
@@ -124,9 +157,11 @@ class Journal:
     # ------------------------------------------------------------------ cycles
     def start_cycle(self, dry_run: bool) -> int:
         with self._tx() as db:
-            cur = db.execute("INSERT INTO cycles (started_at, dry_run, status) VALUES (?, ?, 'running')",
-                             (time.time(), int(dry_run)))
-            return int(cur.lastrowid)  # type: ignore[arg-type]
+            cur = db.execute(
+                "INSERT INTO cycles (started_at, dry_run, status) VALUES (?, ?, 'running')", (time.time(), int(dry_run))
+            )
+            assert cur.lastrowid is not None  # an INSERT sets it
+            return int(cur.lastrowid)
 
     def set_cycle_block(self, cycle_id: int, chain_id: int, block: int) -> None:
         with self._tx() as db:
@@ -143,35 +178,63 @@ class Journal:
         row = self._db.execute("SELECT report FROM cycles WHERE id = ?", (cycle_id,)).fetchone()
         return None if row is None or row["report"] is None else zlib.decompress(row["report"]).decode()
 
-    def finish_cycle(self, cycle_id: int, status: str, report_hash: str | None = None, detail: str = "") -> None:
+    def finish_cycle(
+        self, cycle_id: int, status: CycleStatus, report_hash: str | None = None, detail: str = ""
+    ) -> None:
         with self._tx() as db:
-            db.execute("UPDATE cycles SET finished_at = ?, status = ?, report_hash = ?, detail = ? WHERE id = ?",
-                       (time.time(), status, report_hash, detail, cycle_id))
+            db.execute(
+                "UPDATE cycles SET finished_at = ?, status = ?, report_hash = ?, detail = ? WHERE id = ?",
+                (time.time(), status, report_hash, detail, cycle_id),
+            )
 
     def abandon_running(self) -> int:
         """Mark cycles a previous process left running as abandoned; returns how many."""
         with self._tx() as db:
-            cur = db.execute("UPDATE cycles SET status = 'abandoned', finished_at = ? WHERE status = 'running'",
-                             (time.time(),))
+            cur = db.execute(
+                "UPDATE cycles SET status = 'abandoned', finished_at = ? WHERE status = 'running'", (time.time(),)
+            )
             return cur.rowcount
 
-    def cycles(self) -> list[sqlite3.Row]:
-        return list(self._db.execute("SELECT * FROM cycles ORDER BY id"))
+    def cycles(self) -> list[CycleRecord]:
+        """Every cycle, oldest first."""
+        rows = self._db.execute(f"SELECT {_CYCLE_COLUMNS} FROM cycles ORDER BY id")
+        return [CycleRecord(**dict(r)) for r in rows]
+
+    def cycle(self, cycle_id: int) -> CycleRecord | None:
+        """Cycle ``cycle_id``, or ``None`` when the journal has none by that id."""
+        row = self._db.execute(f"SELECT {_CYCLE_COLUMNS} FROM cycles WHERE id = ?", (cycle_id,)).fetchone()
+        return None if row is None else CycleRecord(**dict(row))
 
     # ------------------------------------------------------------------ recommendations
-    def record_recommendation(self, cycle_id: int, symbol: str, asset: str, proposed: bool, outcome: str,
-                              record: str) -> None:
+    def record_recommendation(
+        self, cycle_id: int, symbol: str, asset: str, proposed: bool, outcome: str, record: str
+    ) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO recommendations VALUES (?, ?, ?, ?, ?, ?)",
-                       (cycle_id, symbol, asset, int(proposed), outcome, record))
+            db.execute(
+                "INSERT OR REPLACE INTO recommendations VALUES (?, ?, ?, ?, ?, ?)",
+                (cycle_id, symbol, asset, int(proposed), outcome, record),
+            )
 
-    def recommendations(self, cycle_id: int) -> list[sqlite3.Row]:
-        return list(self._db.execute("SELECT * FROM recommendations WHERE cycle_id = ? ORDER BY symbol",
-                                     (cycle_id,)))
+    def recommendations(self, cycle_id: int) -> list[RecommendationRecord]:
+        """The cycle's recommendations, by symbol."""
+        rows = self._db.execute("SELECT * FROM recommendations WHERE cycle_id = ? ORDER BY symbol", (cycle_id,))
+        return [RecommendationRecord(**dict(r)) for r in rows]
 
     # ------------------------------------------------------------------ attempts
-    def record_signed(self, *, cycle_id: int, symbol: str, asset: str, sender: str, nonce: int, tx_hash: str,
-                      raw_tx: str, gas_limit: int, max_fee_per_gas: int, priority_fee_per_gas: int) -> Attempt:
+    def record_signed(
+        self,
+        *,
+        cycle_id: int,
+        symbol: str,
+        asset: str,
+        sender: str,
+        nonce: int,
+        tx_hash: str,
+        raw_tx: str,
+        gas_limit: int,
+        max_fee_per_gas: int,
+        priority_fee_per_gas: int,
+    ) -> Attempt:
         """Write-ahead: the signed transaction, before it is broadcast."""
         now = time.time()
         with self._tx() as db:
@@ -179,13 +242,34 @@ class Journal:
                 "INSERT INTO attempts (cycle_id, symbol, asset, sender, nonce, tx_hash, raw_tx, gas_limit, "
                 "max_fee_per_gas, priority_fee_per_gas, status, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'signed', ?, ?)",
-                (cycle_id, symbol, asset, sender, nonce, tx_hash, raw_tx, gas_limit, max_fee_per_gas,
-                 priority_fee_per_gas, now, now),
+                (
+                    cycle_id,
+                    symbol,
+                    asset,
+                    sender,
+                    nonce,
+                    tx_hash,
+                    raw_tx,
+                    gas_limit,
+                    max_fee_per_gas,
+                    priority_fee_per_gas,
+                    now,
+                    now,
+                ),
             )
-            return self.attempt(int(cur.lastrowid))  # type: ignore[arg-type]
+            assert cur.lastrowid is not None  # an INSERT sets it
+            return self.attempt(int(cur.lastrowid))
 
-    def set_status(self, tx_hash: str, status: AttemptStatus, *, block: int | None = None,
-                   gas_used: int | None = None, effective_gas_price: int | None = None, detail: str = "") -> None:
+    def set_status(
+        self,
+        tx_hash: str,
+        status: AttemptStatus,
+        *,
+        block: int | None = None,
+        gas_used: int | None = None,
+        effective_gas_price: int | None = None,
+        detail: str = "",
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE attempts SET status = ?, updated_at = ?, block = COALESCE(?, block), "
@@ -198,8 +282,10 @@ class Journal:
         row = self._db.execute("SELECT * FROM attempts WHERE id = ?", (attempt_id,)).fetchone()
         return Attempt(**dict(row))
 
-    def attempts(self, *, cycle_id: int | None = None, statuses: tuple[str, ...] | None = None) -> list[Attempt]:
-        query, args = "SELECT * FROM attempts WHERE 1 = 1", []
+    def attempts(
+        self, *, cycle_id: int | None = None, statuses: tuple[AttemptStatus, ...] | None = None
+    ) -> list[Attempt]:
+        query, args = "SELECT * FROM attempts WHERE 1 = 1", list[int | str]()
         if cycle_id is not None:
             query += " AND cycle_id = ?"
             args.append(cycle_id)
@@ -216,6 +302,7 @@ class Journal:
         """Wei spent on gas by ``sender``'s mined or reverted attempts since ``since`` (unix time)."""
         row = self._db.execute(
             "SELECT COALESCE(SUM(gas_used * effective_gas_price), 0) FROM attempts "
-            "WHERE sender = ? AND status IN ('mined', 'reverted') AND updated_at >= ?", (sender, since),
+            "WHERE sender = ? AND status IN ('mined', 'reverted') AND updated_at >= ?",
+            (sender, since),
         ).fetchone()
         return int(row[0])

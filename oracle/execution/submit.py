@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
 from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 from web3.contract import Contract
@@ -31,7 +33,7 @@ from oracle.chain.artifacts import decode_revert
 from oracle.chain.tx import revert_data, simulate
 from oracle.domain.params import RiskParams
 from oracle.errors import ExecutionError
-from oracle.execution.journal import Attempt, Journal
+from oracle.execution.journal import Attempt, AttemptStatus, Journal
 
 GWEI = 10**9
 GAS_MARGIN = 1.25
@@ -50,9 +52,11 @@ class FeePolicy(BaseModel):
     bump_pct: float = Field(default=15.0, ge=10.0, description="fee rise of a replacement (nodes want >= 10 %)")
     poll_s: float = Field(default=0.5, gt=0)
     receipt_grace_s: float = Field(
-        default=5.0, ge=0,
+        default=5.0,
+        ge=0,
         description="once our nonce is used, wait this long for one of our receipts before calling the attempts "
-                    "dropped: nodes (anvil included) can show the new nonce before the receipt is indexed")
+        "dropped: nodes (anvil included) can show the new nonce before the receipt is indexed",
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class Submitter:
         return f"Submitter({self.account.address})"
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self.account.address
 
     # ------------------------------------------------------------------ nonces and fees
@@ -100,22 +104,31 @@ class Submitter:
         spent = self.journal.spent_since(self.address, time.time() - 86_400)
         cap = int(self.fees.max_spend_per_day_eth * 10**18)
         if spent + gas * max_fee > cap:
-            raise ExecutionError(f"daily gas budget: spent {spent / 1e18:.6f} ETH, this transaction may cost "
-                                 f"{gas * max_fee / 1e18:.6f}, cap {self.fees.max_spend_per_day_eth} ETH")
+            raise ExecutionError(
+                f"daily gas budget: spent {spent / 1e18:.6f} ETH, this transaction may cost "
+                f"{gas * max_fee / 1e18:.6f}, cap {self.fees.max_spend_per_day_eth} ETH"
+            )
 
     # ------------------------------------------------------------------ sending
-    def _sign(self, tx: dict[str, int | str], cycle_id: int, symbol: str, asset: str) -> Attempt:
+    def _sign(self, tx: dict[str, Any], cycle_id: int, symbol: str, asset: str) -> Attempt:
         signed = self.account.sign_transaction(tx)
         return self.journal.record_signed(
-            cycle_id=cycle_id, symbol=symbol, asset=asset, sender=self.address, nonce=int(tx["nonce"]),
-            tx_hash=signed.hash.to_0x_hex(), raw_tx=signed.raw_transaction.to_0x_hex(), gas_limit=int(tx["gas"]),
-            max_fee_per_gas=int(tx["maxFeePerGas"]), priority_fee_per_gas=int(tx["maxPriorityFeePerGas"]),
+            cycle_id=cycle_id,
+            symbol=symbol,
+            asset=asset,
+            sender=self.address,
+            nonce=int(tx["nonce"]),
+            tx_hash=signed.hash.to_0x_hex(),
+            raw_tx=signed.raw_transaction.to_0x_hex(),
+            gas_limit=int(tx["gas"]),
+            max_fee_per_gas=int(tx["maxFeePerGas"]),
+            priority_fee_per_gas=int(tx["maxPriorityFeePerGas"]),
         )
 
     def _broadcast(self, attempt: Attempt) -> None:
         """Send the journaled raw transaction; 'already known' is success (it was sent before)."""
         try:
-            self.w3.eth.send_raw_transaction(attempt.raw_tx)
+            self.w3.eth.send_raw_transaction(HexStr(attempt.raw_tx))
         except Web3RPCError as exc:
             message = str(exc).lower()
             if "already" in message or "known" in message:
@@ -131,14 +144,19 @@ class Submitter:
 
     def _receipt(self, tx_hash: str) -> dict | None:
         try:
-            return dict(self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+            return dict(self.w3.eth.get_transaction_receipt(HexStr(tx_hash)))
         except TransactionNotFound:
             return None
 
     def _settle(self, mined: Attempt, receipt: dict, rivals: list[Attempt]) -> Attempt:
-        status = "mined" if receipt["status"] == 1 else "reverted"
-        self.journal.set_status(mined.tx_hash, status, block=receipt["blockNumber"], gas_used=receipt["gasUsed"],
-                                effective_gas_price=receipt.get("effectiveGasPrice"))
+        status: AttemptStatus = "mined" if receipt["status"] == 1 else "reverted"
+        self.journal.set_status(
+            mined.tx_hash,
+            status,
+            block=receipt["blockNumber"],
+            gas_used=receipt["gasUsed"],
+            effective_gas_price=receipt.get("effectiveGasPrice"),
+        )
         for other in rivals:
             if other.tx_hash != mined.tx_hash:
                 self.journal.set_status(other.tx_hash, "replaced", detail=f"nonce used by {mined.tx_hash}")
@@ -156,8 +174,17 @@ class Submitter:
                 return None
             time.sleep(self.fees.poll_s)
 
-    def submit(self, *, cycle_id: int, symbol: str, asset: str, params: RiskParams, report_hash: bytes,
-               valid_until: int, block: int) -> Outcome:
+    def submit(
+        self,
+        *,
+        cycle_id: int,
+        symbol: str,
+        asset: str,
+        params: RiskParams,
+        report_hash: bytes,
+        valid_until: int,
+        block: int,
+    ) -> Outcome:
         """Simulate at ``block``, then send ``submitUpdate`` with replacement if stuck; see the module docstring.
         A simulated revert raises ``ContractRevert`` (nothing signed); fee-cap problems raise ``ExecutionError``."""
         fn = self.governor.functions.submitUpdate(asset, params.as_tuple(), report_hash, valid_until)
@@ -169,9 +196,15 @@ class Submitter:
         max_fee, tip = self._fees()
         self._check_spend(gas, max_fee)
         tx: dict[str, int | str] = {
-            "to": self.governor.address, "data": fn._encode_transaction_data(), "value": 0, "gas": gas,
-            "maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip, "nonce": self.next_nonce(),
-            "chainId": self.chain_id, "type": 2,
+            "to": self.governor.address,
+            "data": fn._encode_transaction_data(),
+            "value": 0,
+            "gas": gas,
+            "maxFeePerGas": max_fee,
+            "maxPriorityFeePerGas": tip,
+            "nonce": self.next_nonce(),
+            "chainId": self.chain_id,
+            "type": 2,
         }
         attempts: list[Attempt] = []
         for bump in range(self.fees.max_bumps + 1):
@@ -187,9 +220,16 @@ class Submitter:
             cap = int(self.fees.max_fee_gwei * GWEI)
             new_fee = int(int(tx["maxFeePerGas"]) * factor) + 1
             if new_fee > cap:
-                return Outcome(None, f"stuck: replacement would exceed the fee cap ({self.fees.max_fee_gwei} gwei); "
-                                     f"nonce {tx['nonce']} left pending")
-            tx = {**tx, "maxFeePerGas": new_fee, "maxPriorityFeePerGas": int(int(tx["maxPriorityFeePerGas"]) * factor) + 1}
+                return Outcome(
+                    None,
+                    f"stuck: replacement would exceed the fee cap ({self.fees.max_fee_gwei} gwei); "
+                    f"nonce {tx['nonce']} left pending",
+                )
+            tx = {
+                **tx,
+                "maxFeePerGas": new_fee,
+                "maxPriorityFeePerGas": int(int(tx["maxPriorityFeePerGas"]) * factor) + 1,
+            }
         return Outcome(None, f"stuck after {self.fees.max_bumps} replacements; nonce {tx['nonce']} left pending")
 
     # ------------------------------------------------------------------ recovery
@@ -246,15 +286,22 @@ class NodeSignedSubmitter(Submitter):
         return f"NodeSignedSubmitter({self._sender})"
 
     @property
-    def address(self) -> str:
+    def address(self) -> ChecksumAddress:
         return self._sender
 
-    def _sign(self, tx: dict[str, int | str], cycle_id: int, symbol: str, asset: str) -> Attempt:
-        tx_hash = self.w3.eth.send_transaction({**tx, "from": self._sender})  # type: ignore[typeddict-item]
+    def _sign(self, tx: dict[str, Any], cycle_id: int, symbol: str, asset: str) -> Attempt:
+        tx_hash = self.w3.eth.send_transaction({**tx, "from": self._sender})  # type: ignore[typeddict-item]  # tx is the TxParams dict _sign takes
         return self.journal.record_signed(
-            cycle_id=cycle_id, symbol=symbol, asset=asset, sender=self._sender, nonce=int(tx["nonce"]),
-            tx_hash=tx_hash.to_0x_hex(), raw_tx="", gas_limit=int(tx["gas"]),
-            max_fee_per_gas=int(tx["maxFeePerGas"]), priority_fee_per_gas=int(tx["maxPriorityFeePerGas"]),
+            cycle_id=cycle_id,
+            symbol=symbol,
+            asset=asset,
+            sender=self._sender,
+            nonce=int(tx["nonce"]),
+            tx_hash=tx_hash.to_0x_hex(),
+            raw_tx="",
+            gas_limit=int(tx["gas"]),
+            max_fee_per_gas=int(tx["maxFeePerGas"]),
+            priority_fee_per_gas=int(tx["maxPriorityFeePerGas"]),
         )
 
     def _broadcast(self, attempt: Attempt) -> None:

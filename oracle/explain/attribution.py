@@ -34,7 +34,6 @@ OUTPUTS = ("LTV", "LT", "LB")
 MAX_BACKGROUND = 100
 
 
-
 class OutputAttribution(BaseModel):
     """One parameter's explanation: base value, output and each feature's contribution, all in bps."""
 
@@ -109,13 +108,18 @@ def explain(
                     f"{asset} {name}: base {base[i, j]:.6f} + attributions {values[i, :, j].sum():.6f} != output "
                     f"{outputs[i, j]:.6f} bps (error {error:.3g} > {ADDITIVITY_TOL_BPS})"
                 )
-            per_output.append(OutputAttribution(
-                output=name, base_bps=float(base[i, j]), value_bps=float(outputs[i, j]),
-                contributions_bps={f: float(values[i, k, j]) for k, f in enumerate(FEATURE_NAMES)},
-                additivity_error_bps=error,
-            ))
-        result.append(AssetAttribution(asset=asset, method=method, background_rows=len(background),
-                                       outputs=tuple(per_output)))  # type: ignore[arg-type]
+            per_output.append(
+                OutputAttribution(
+                    output=name,
+                    base_bps=float(base[i, j]),
+                    value_bps=float(outputs[i, j]),
+                    contributions_bps={f: float(values[i, k, j]) for k, f in enumerate(FEATURE_NAMES)},
+                    additivity_error_bps=error,
+                )
+            )
+        result.append(
+            AssetAttribution(asset=asset, method=method, background_rows=len(background), outputs=tuple(per_output))
+        )
     return result
 
 
@@ -126,5 +130,9 @@ def explain_change(model: Model, previous: np.ndarray, current: np.ndarray, asse
 
 def published_values(attributions: list[AssetAttribution]) -> np.ndarray:
     """The attributions as an array (assets, features, outputs), in ``FEATURE_NAMES`` order."""
-    return np.array([[[a.outputs[j].contributions_bps[f] for j in range(len(OUTPUTS))] for f in FEATURE_NAMES]
-                     for a in attributions])
+    return np.array(
+        [
+            [[a.outputs[j].contributions_bps[f] for j in range(len(OUTPUTS))] for f in FEATURE_NAMES]
+            for a in attributions
+        ]
+    )

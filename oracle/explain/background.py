@@ -31,15 +31,20 @@ def recent_forecasts(model: NeuralForecaster, candles: pd.DataFrame, days: int) 
     start = history.index[max(0, len(history) - days)]
     made = model.forecast(history, start)
     regime = model.regime_labels(history).reindex(made.index - pd.Timedelta(days=1))
-    return pd.DataFrame({
-        "sigma_1d": np.sqrt(made["variance"].to_numpy()),
-        "tail_q99": [tail_quantile(d) for d in made["dof"]],
-        "regime": regime.to_numpy(),
-    }, index=made.index)
+    return pd.DataFrame(
+        {
+            "sigma_1d": np.sqrt(made["variance"].to_numpy()),
+            "tail_q99": [tail_quantile(d) for d in made["dof"]],
+            "regime": regime.to_numpy(),
+        },
+        index=made.index,
+    )
 
 
 def recent_background(
-    features: Mapping[str, AssetFeatures], tracks: Mapping[str, pd.DataFrame | None], days: int = BACKGROUND_DAYS,
+    features: Mapping[str, AssetFeatures],
+    tracks: Mapping[str, pd.DataFrame | None],
+    days: int = BACKGROUND_DAYS,
 ) -> np.ndarray:
     """Background rows: per asset and recent day, the current features with that day's volatility features
     (from ``tracks``, the model's recent forecasts by symbol, at least ``days`` long); the current vector alone

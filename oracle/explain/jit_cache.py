@@ -93,7 +93,8 @@ def enable_numba_cache() -> Path | None:
             return None
         dispatchers: dict[int, Any] = {
             id(value): value
-            for name, module in list(sys.modules.items()) if name == "shap" or name.startswith("shap.")
+            for name, module in list(sys.modules.items())
+            if name == "shap" or name.startswith("shap.")
             for value in list(getattr(module, "__dict__", {}).values())
             if isinstance(value, Dispatcher) and value.py_func.__module__.startswith("shap")
         }

@@ -35,7 +35,10 @@ def _kernel(model: Model, x: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 
 def explainer_gaps(
-    model: Model, x: np.ndarray, background: np.ndarray, published: list[AssetAttribution],
+    model: Model,
+    x: np.ndarray,
+    background: np.ndarray,
+    published: list[AssetAttribution],
     seeds: tuple[int, ...] = SEEDS,
 ) -> tuple[float, float]:
     """Largest absolute gap (bps) of the permutation explainer over ``seeds``, and of the kernel explainer, to the

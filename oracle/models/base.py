@@ -47,11 +47,13 @@ def daily_history(ohlc: pd.DataFrame) -> pd.DataFrame:
     """Per day: log return ``r``, the day's variance proxy ``gk`` (here Garman–Klass) and Parkinson ``pk``
     variance, indexed by day. A flat candle (high == low: no trade, so no variance measurement; Garman–Klass
     would floor it at 1e-12, an outlier of -28 in log variance) is dropped."""
-    frame = pd.DataFrame({
-        "r": log_returns(ohlc["close"]),
-        "gk": garman_klass_variance(ohlc),
-        "pk": parkinson_variance(ohlc),
-    }).dropna()
+    frame = pd.DataFrame(
+        {
+            "r": log_returns(ohlc["close"]),
+            "gk": garman_klass_variance(ohlc),
+            "pk": parkinson_variance(ohlc),
+        }
+    ).dropna()
     return frame[(ohlc["high"] > ohlc["low"]).reindex(frame.index)]
 
 

@@ -8,6 +8,7 @@ from typing import Self
 import numpy as np
 import pandas as pd
 from arch import arch_model
+from arch.univariate.base import ARCHModel
 
 from oracle.models.base import EWMA_LAMBDA, EWMA_WARMUP, empirical_quantiles, ewma_variances, student_t_quantiles
 
@@ -47,7 +48,7 @@ class GarchT:
     def __init__(self) -> None:
         self.params: pd.Series | None = None
 
-    def _model(self, r: pd.Series):
+    def _model(self, r: pd.Series) -> ARCHModel:
         return arch_model(r * SCALE, mean="Constant", vol="GARCH", p=1, q=1, dist="t", rescale=False)
 
     def fit(self, history: pd.DataFrame) -> Self:
@@ -62,8 +63,9 @@ class GarchT:
         # arch's forecast at index t is for t + 1: shift onto the target day
         variance = res.forecast(horizon=1, start=0, reindex=True).variance["h.1"].shift(1) / SCALE**2
         variance = variance.loc[start:]
-        return pd.DataFrame({"variance": variance, **student_t_quantiles(float(self.params["nu"]))},
-                            index=variance.index)
+        return pd.DataFrame(
+            {"variance": variance, **student_t_quantiles(float(self.params["nu"]))}, index=variance.index
+        )
 
 
 class HAR:

@@ -45,8 +45,9 @@ def data_files(data_dir: Path) -> dict[str, Path]:
 HISTORY_SINCE = "2017-01-01"
 
 
-def load_daily(data_dir: Path, assets: list[str] | None = None,
-               since: str | None = HISTORY_SINCE) -> dict[str, pd.DataFrame]:
+def load_daily(
+    data_dir: Path, assets: list[str] | None = None, since: str | None = HISTORY_SINCE
+) -> dict[str, pd.DataFrame]:
     """Daily history per asset from ``data_dir``: from daily candles (Garman–Klass proxy) from the asset's
     ``liquid_start`` (its first year of candles without a flat one), or, for assets with hourly files only, from
     hourly candles (realised-variance proxy); no day before ``since`` (None: no floor).
@@ -66,7 +67,7 @@ def load_daily(data_dir: Path, assets: list[str] | None = None,
         if path.name.endswith("_1h.csv"):
             history = daily_history_from_hourly(ohlc)
         else:
-            history = daily_history(ohlc.loc[liquid_start(ohlc):])
+            history = daily_history(ohlc.loc[liquid_start(ohlc) :])
         out[asset] = history.loc[since:] if since else history
     if not out:
         raise PriceDataError(f"no <asset>_usd_1d.csv or _1h.csv files in {data_dir}")
@@ -147,8 +148,10 @@ def score(forecasts: pd.DataFrame) -> pd.DataFrame:
         mine = frame.set_index("day")
         common = mine.index.intersection(garch.index)
         if model != "GARCH-t" and len(common) > 10:
-            stat, p = diebold_mariano(qlike(mine.loc[common, "gk"], mine.loc[common, "variance"]),
-                                      qlike(garch.loc[common, "gk"], garch.loc[common, "variance"]))
+            stat, p = diebold_mariano(
+                qlike(mine.loc[common, "gk"], mine.loc[common, "variance"]),
+                qlike(garch.loc[common, "gk"], garch.loc[common, "variance"]),
+            )
             row |= {"dm_stat_garch": stat, "dm_p_garch": p}
         records.append(row)
     return pd.DataFrame.from_records(records)

@@ -29,13 +29,22 @@ def _ewma(asset: str, closes: pd.Series, reason: str) -> VolForecast:
         raise ModelError(f"{asset}: {r.size} daily returns on chain, even the EWMA fallback needs {EWMA_MIN_DAYS}")
     var = float(ewma_variances(r)[-1])
     sigma = math.sqrt(var)
-    return VolForecast(asset=asset, variance=var, sigma=sigma, dof=None,
-                       var99=1 - math.exp(float(unit_t_ppf(0.01, None)) * sigma), regime=None,
-                       source="ewma-fallback", reason=reason, history_days=int(r.size))
+    return VolForecast(
+        asset=asset,
+        variance=var,
+        sigma=sigma,
+        dof=None,
+        var99=1 - math.exp(float(unit_t_ppf(0.01, None)) * sigma),
+        regime=None,
+        source="ewma-fallback",
+        reason=reason,
+        history_days=int(r.size),
+    )
 
 
-def forecast_asset(asset: AssetState, model: NeuralForecaster | None, candles: pd.DataFrame | None = None
-                   ) -> VolForecast:
+def forecast_asset(
+    asset: AssetState, model: NeuralForecaster | None, candles: pd.DataFrame | None = None
+) -> VolForecast:
     """The neural forecast when the feed's history allows it, else the EWMA fallback with its reason
     (``candles``: the asset's daily candles, when the caller has built them already)."""
     symbol = asset.symbol
@@ -58,17 +67,23 @@ def forecast_asset(asset: AssetState, model: NeuralForecaster | None, candles: p
             variance, dof = model.predict_next(history)
             sigma = math.sqrt(variance)
             q01 = float(unit_t_ppf(0.01, dof))
-            return VolForecast(asset=symbol, variance=variance, sigma=sigma, dof=dof,
-                               var99=1 - math.exp(q01 * sigma), regime=model.regime_of(history), source="neural",
-                               reason="", history_days=len(run))
+            return VolForecast(
+                asset=symbol,
+                variance=variance,
+                sigma=sigma,
+                dof=dof,
+                var99=1 - math.exp(q01 * sigma),
+                regime=model.regime_of(history),
+                source="neural",
+                reason="",
+                history_days=len(run),
+            )
     return _ewma(symbol, candles["close"] if not candles.empty else pd.Series(dtype=float), reason)
 
 
-def forecast(snapshot: MarketSnapshot, model: NeuralForecaster | None,
-             candles: Mapping[str, pd.DataFrame] | None = None) -> tuple[VolForecast, ...]:
+def forecast(
+    snapshot: MarketSnapshot, model: NeuralForecaster | None, candles: Mapping[str, pd.DataFrame] | None = None
+) -> tuple[VolForecast, ...]:
     """Next-day forecasts for every collateral asset of ``snapshot`` (from ``candles`` by symbol when the caller
     has built them already)."""
-    return tuple(
-        forecast_asset(a, model, None if candles is None else candles[a.symbol])
-        for a in snapshot.assets
-    )
+    return tuple(forecast_asset(a, model, None if candles is None else candles[a.symbol]) for a in snapshot.assets)

@@ -31,8 +31,14 @@ def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save_model(model: NeuralForecaster, name: str, data_files: list[Path], histories: dict[str, pd.DataFrame],
-               metrics: dict[str, Any], directory: Path = ARTIFACT_DIR) -> tuple[Path, Path]:
+def save_model(
+    model: NeuralForecaster,
+    name: str,
+    data_files: list[Path],
+    histories: dict[str, pd.DataFrame],
+    metrics: dict[str, Any],
+    directory: Path = ARTIFACT_DIR,
+) -> tuple[Path, Path]:
     """Write ``<name>.pt`` and ``<name>.json``; returns both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     weights, meta = directory / f"{name}.pt", directory / f"{name}.json"
@@ -46,8 +52,13 @@ def save_model(model: NeuralForecaster, name: str, data_files: list[Path], histo
         "train_loss": [round(x, 6) for x in model.train_loss],
         "metrics": metrics,
         "weights_sha256": sha256_file(weights),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-                     "pandas": pd.__version__, "arch": arch.__version__},
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+            "arch": arch.__version__,
+        },
     }
     meta.write_text(json.dumps(metadata, indent=1, sort_keys=True) + "\n")
     return weights, meta

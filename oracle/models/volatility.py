@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -90,19 +90,21 @@ def features(history: pd.DataFrame, regime: RegimeModel | None = None) -> pd.Dat
     ewma = (r**2).ewm(alpha=0.06, adjust=False).mean()
     garch = targeted_garch(r, np.exp(level))
     price = np.exp(r.cumsum())
-    frame = pd.DataFrame({
-        "r": r / np.exp(level / 2),
-        "abs_r": r.abs() / np.exp(level / 2),
-        "gk": log_gk - level,
-        "pk": np.log(history["pk"].clip(lower=1e-12)) - level,
-        "gk5": np.log(history["gk"].rolling(5).mean()) - level,
-        "gk22": np.log(history["gk"].rolling(22).mean()) - level,
-        "ewma": np.log(ewma.clip(lower=1e-12)) - level,
-        "garch": np.log(garch) - level,
-        "drawdown": np.log(price / price.rolling(30, min_periods=1).max()) * 10,
-        "regime": 0.0,
-        "level": level,
-    }).dropna()
+    frame = pd.DataFrame(
+        {
+            "r": r / np.exp(level / 2),
+            "abs_r": r.abs() / np.exp(level / 2),
+            "gk": log_gk - level,
+            "pk": np.log(history["pk"].clip(lower=1e-12)) - level,
+            "gk5": np.log(history["gk"].rolling(5).mean()) - level,
+            "gk22": np.log(history["gk"].rolling(22).mean()) - level,
+            "ewma": np.log(ewma.clip(lower=1e-12)) - level,
+            "garch": np.log(garch) - level,
+            "drawdown": np.log(price / price.rolling(30, min_periods=1).max()) * 10,
+            "regime": 0.0,
+            "level": level,
+        }
+    ).dropna()
     if regime is not None:
         frame["regime"] = regime.label(frame)
     return frame
@@ -121,7 +123,9 @@ def targeted_garch(r: pd.Series, target: pd.Series) -> pd.Series:
     for t in range(len(r)):
         if np.isnan(v[t]):
             continue
-        prev = v[t] if np.isnan(prev) else (1 - GARCH_ALPHA - GARCH_BETA) * v[t] + GARCH_ALPHA * x[t] + GARCH_BETA * prev
+        prev = (
+            v[t] if np.isnan(prev) else (1 - GARCH_ALPHA - GARCH_BETA) * v[t] + GARCH_ALPHA * x[t] + GARCH_BETA * prev
+        )
         out[t] = prev
     return pd.Series(out, index=r.index)
 
@@ -206,8 +210,9 @@ class NeuralForecaster:
         self.train_loss = [float(np.mean(epoch)) for epoch in zip(*(losses for _, losses in members), strict=True)]
         return self
 
-    def _train_one(self, x: torch.Tensor, log_proxy: torch.Tensor, scaled_r: torch.Tensor, seed: int
-                   ) -> tuple[_Net, list[float]]:
+    def _train_one(
+        self, x: torch.Tensor, log_proxy: torch.Tensor, scaled_r: torch.Tensor, seed: int
+    ) -> tuple[_Net, list[float]]:
         torch.manual_seed(seed)
         net = _Net(len(FEATURES), self.hp.hidden, self.hp.arch)
         opt = torch.optim.AdamW(net.parameters(), lr=self.hp.lr, weight_decay=self.hp.weight_decay)
@@ -225,8 +230,12 @@ class NeuralForecaster:
                     q = q * w / w.mean()
                 # Student-t NLL of the return with unit-variance scaling; the variance is QLIKE's job
                 z2 = scaled_r[idx] ** 2 / torch.exp(m.detach()) * dof / (dof - 2)
-                nll = (-torch.lgamma((dof + 1) / 2) + torch.lgamma(dof / 2) + 0.5 * torch.log(math.pi * (dof - 2))
-                       + (dof + 1) / 2 * torch.log1p(z2 / dof))
+                nll = (
+                    -torch.lgamma((dof + 1) / 2)
+                    + torch.lgamma(dof / 2)
+                    + 0.5 * torch.log(math.pi * (dof - 2))
+                    + (dof + 1) / 2 * torch.log1p(z2 / dof)
+                )
                 loss = q.mean() + self.hp.nll_weight * nll.mean()
                 opt.zero_grad()
                 loss.backward()
@@ -292,15 +301,19 @@ class NeuralForecaster:
         """Weights, regime centroids and hyper-parameters, for ``torch.save``."""
         if not self.nets or self.regime is None or self.regime.centroids is None:
             raise RuntimeError("nothing to save")
-        return {"hp": asdict(self.hp), "features": list(FEATURES), "weights": [n.state_dict() for n in self.nets],
-                "regime_centroids": self.regime.centroids.tolist()}
+        return {
+            "hp": asdict(self.hp),
+            "features": list(FEATURES),
+            "weights": [n.state_dict() for n in self.nets],
+            "regime_centroids": self.regime.centroids.tolist(),
+        }
 
     @classmethod
-    def from_state(cls, state: dict[str, object]) -> NeuralForecaster:
+    def from_state(cls, state: dict[str, Any]) -> NeuralForecaster:
         """Rebuild from ``state()``; refuses a feature set that differs from this code's."""
-        if list(state["features"]) != list(FEATURES):  # type: ignore[arg-type]
+        if list(state["features"]) != list(FEATURES):
             raise ValueError(f"artifact features {state['features']} != code features {list(FEATURES)}")
-        model = cls(HyperParams(**{"ensemble": 1, **state["hp"]}))  # type: ignore[dict-item]
+        model = cls(HyperParams(**{"ensemble": 1, **state["hp"]}))
         weights = state["weights"]
         members = weights if isinstance(weights, list) else [weights]  # one network: a single state dict
         if len(members) != model.hp.ensemble:

@@ -30,9 +30,7 @@ class Rejection(BaseModel):
         return f"{self.name}({shown})"
 
 
-def _check_param(
-    p: Param, old: int, new: int, b: ParamBounds, last_changed: int, timestamp: int
-) -> Rejection | None:
+def _check_param(p: Param, old: int, new: int, b: ParamBounds, last_changed: int, timestamp: int) -> Rejection | None:
     """One parameter's rules, in the contract's order: range, direction step, min delay."""
     if new < b.min or new > b.max:
         return Rejection(name="OutOfRange", args={"param": int(p), "value": new, "min": b.min, "max": b.max})
@@ -65,9 +63,7 @@ def check_change(
     if current == proposed:
         return Rejection(name="NoChange", args={"asset": asset})
     for p in Param:
-        rejection = _check_param(
-            p, current.get(p), proposed.get(p), bounds.get(p), last_changed_at[p], timestamp
-        )
+        rejection = _check_param(p, current.get(p), proposed.get(p), bounds.get(p), last_changed_at[p], timestamp)
         if rejection is not None:
             return rejection
     if proposed.ltv >= proposed.liquidation_threshold:
@@ -223,4 +219,4 @@ def clamp_update(
         )
         for p in Param
     )
-    return BoundedUpdate(asset=asset, current=current, raw=raw, bounded=params(), clamps=clamps)  # type: ignore[arg-type]
+    return BoundedUpdate(asset=asset, current=current, raw=raw, bounded=params(), clamps=clamps)

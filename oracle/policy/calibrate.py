@@ -78,11 +78,20 @@ def appetite_hash(appetite: RiskAppetite) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _scenario_features(sigma: float, depth_ratio: float, density: float, top10: float, gas_share: float
-                       ) -> AssetFeatures:
-    return AssetFeatures(sigma_1d=sigma, tail_q99=tail_quantile(DOF), regime=0.5, staleness_h=1.0,
-                         liq_density_10=density, top10_share=top10, depth_ratio=depth_ratio, utilisation=0.5,
-                         gas_share=gas_share)
+def _scenario_features(
+    sigma: float, depth_ratio: float, density: float, top10: float, gas_share: float
+) -> AssetFeatures:
+    return AssetFeatures(
+        sigma_1d=sigma,
+        tail_q99=tail_quantile(DOF),
+        regime=0.5,
+        staleness_h=1.0,
+        liq_density_10=density,
+        top10_share=top10,
+        depth_ratio=depth_ratio,
+        utilisation=0.5,
+        gas_share=gas_share,
+    )
 
 
 def _market(sizes: np.ndarray, debt: np.ndarray, depth_ratio: float, close_factor: float) -> CascadeMarket:
@@ -112,8 +121,10 @@ def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed:
     edge_hf = rng.uniform(1.0, 1.05, positions)
     gas_share = GAS_USD / float(np.median(const.close_factor * sizes * 0.8))
     scenarios = [(s, d) for s in SIGMAS for d in DEPTH_RATIOS]
-    shocks = {s: sample_shocks(np.array([s]), np.array([DOF]), np.eye(1), paths=paths, steps=appetite.steps,
-                               seed=seed + i) for i, s in enumerate(SIGMAS)}
+    shocks = {
+        s: sample_shocks(np.array([s]), np.array([DOF]), np.eye(1), paths=paths, steps=appetite.steps, seed=seed + i)
+        for i, s in enumerate(SIGMAS)
+    }
 
     def raw(coef: Coefficients, sigma: float, depth: float, density: float) -> np.ndarray:
         return recommend_matrix(_scenario_features(sigma, depth, density, top10, gas_share).vector(), coef, const)[0]
@@ -131,19 +142,36 @@ def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed:
         return risk_metrics(result, market.supplied_collateral_usd).liquidated_p99_usd
 
     k_lt = _smallest_k(
-        lambda k: all(edge_es99(Coefficients(k_lt=k, k_ltv=0), s, d) <= appetite.es99_max_share
-                      for s, d in scenarios), "k_lt")
+        lambda k: all(edge_es99(Coefficients(k_lt=k, k_ltv=0), s, d) <= appetite.es99_max_share for s, d in scenarios),
+        "k_lt",
+    )
     k_ltv = _smallest_k(
-        lambda k: all(at_ltv_p99(Coefficients(k_lt=k_lt, k_ltv=k), s, d) == 0 for s, d in scenarios), "k_ltv")
+        lambda k: all(at_ltv_p99(Coefficients(k_lt=k_lt, k_ltv=k), s, d) == 0 for s, d in scenarios), "k_ltv"
+    )
     coef = Coefficients(k_lt=k_lt, k_ltv=k_ltv)
     fits = []
     for s, d in scenarios:
         ltv, lt, lb = raw(coef, s, d, 1.0)
-        fits.append(ScenarioFit(sigma_1d=s, depth_ratio=d, ltv_bps=round(float(ltv), 4), lt_bps=round(float(lt), 4),
-                                lb_bps=round(float(lb), 4), edge_es99_share=edge_es99(coef, s, d),
-                                opened_at_ltv_liquidated_p99_usd=at_ltv_p99(coef, s, d)))
-    result = Calibration(policy=policy.name, appetite_sha256=appetite_hash(appetite), coefficients=coef,
-                         paths=paths, positions=positions, seed=seed, scenarios=tuple(fits))
+        fits.append(
+            ScenarioFit(
+                sigma_1d=s,
+                depth_ratio=d,
+                ltv_bps=round(float(ltv), 4),
+                lt_bps=round(float(lt), 4),
+                lb_bps=round(float(lb), 4),
+                edge_es99_share=edge_es99(coef, s, d),
+                opened_at_ltv_liquidated_p99_usd=at_ltv_p99(coef, s, d),
+            )
+        )
+    result = Calibration(
+        policy=policy.name,
+        appetite_sha256=appetite_hash(appetite),
+        coefficients=coef,
+        paths=paths,
+        positions=positions,
+        seed=seed,
+        scenarios=tuple(fits),
+    )
     return result.model_copy(update={"sha256": result.content_hash()})
 
 

@@ -65,10 +65,15 @@ class MarketConstants(BaseModel):
     @classmethod
     def from_policy(cls, appetite: RiskAppetite, close_factor_bps: int) -> MarketConstants:
         return cls(
-            horizon_days=appetite.horizon_days, close_factor=close_factor_bps / BPS,
-            lb_margin=appetite.lb_margin_bps / BPS, lt_floor=appetite.lt_floor_bps / BPS,
-            lt_cap=appetite.lt_cap_bps / BPS, lb_floor=appetite.lb_floor_bps / BPS, lb_cap=appetite.lb_cap_bps / BPS,
-            ltv_gap_min=appetite.ltv_gap_min_bps / BPS, linked_margin=appetite.linked_margin_bps / BPS,
+            horizon_days=appetite.horizon_days,
+            close_factor=close_factor_bps / BPS,
+            lb_margin=appetite.lb_margin_bps / BPS,
+            lt_floor=appetite.lt_floor_bps / BPS,
+            lt_cap=appetite.lt_cap_bps / BPS,
+            lb_floor=appetite.lb_floor_bps / BPS,
+            lb_cap=appetite.lb_cap_bps / BPS,
+            ltv_gap_min=appetite.ltv_gap_min_bps / BPS,
+            linked_margin=appetite.linked_margin_bps / BPS,
         )
 
 
@@ -101,8 +106,11 @@ def recommend_matrix(x: np.ndarray, coef: Coefficients, const: MarketConstants) 
 def to_params(raw_bps: np.ndarray) -> RiskParams:
     """Integer parameters from one raw row: LTV and LT rounded down, LB up (each the safe side)."""
     ltv, lt, lb = (float(v) for v in raw_bps)
-    return RiskParams(ltv=max(0, math.floor(ltv + 1e-9)), liquidation_threshold=math.floor(lt + 1e-9),
-                      liquidation_bonus=min(BPS, math.ceil(lb - 1e-9)))
+    return RiskParams(
+        ltv=max(0, math.floor(ltv + 1e-9)),
+        liquidation_threshold=math.floor(lt + 1e-9),
+        liquidation_bonus=min(BPS, math.ceil(lb - 1e-9)),
+    )
 
 
 def recommend(features: AssetFeatures, coef: Coefficients, const: MarketConstants) -> tuple[np.ndarray, RiskParams]:

@@ -48,12 +48,16 @@ def risk_impact(analysis: CycleAnalysis) -> RiskImpact:
         edges_usd=tuple(float(e) for e in edges),
         now=tuple(int(c) for c in np.histogram(losses_now[losses_now > 0], bins=edges)[0]),
         after=tuple(int(c) for c in np.histogram(losses_after[losses_after > 0], bins=edges)[0]),
-        zero_now=int((losses_now <= 0).sum()), zero_after=int((losses_after <= 0).sum()),
+        zero_now=int((losses_now <= 0).sum()),
+        zero_after=int((losses_after <= 0).sum()),
     )
     return RiskImpact(
-        applied=analysis.applied, now=now.metrics, after=after.metrics,
+        applied=analysis.applied,
+        now=now.metrics,
+        after=after.metrics,
         liquidatable_now_share=liquidatable_share(analysis.market, list(now.params)),
-        liquidatable_after_share=liquidatable_share(analysis.market, list(after.params)), histogram=histogram,
+        liquidatable_after_share=liquidatable_share(analysis.market, list(after.params)),
+        histogram=histogram,
     )
 
 
@@ -63,8 +67,11 @@ def robustness(analysis: CycleAnalysis) -> Robustness:
         raise ValueError("the analysis ran without the robustness check (analyse(..., robustness=True))")
     published = [a.attribution for a in analysis.recommendation.assets]
     return Robustness(
-        method=published[0].method, seeds=SEEDS, max_seed_gap_bps=analysis.gaps.max_seed_gap_bps,
-        second_explainer="shap.KernelExplainer", max_second_gap_bps=analysis.gaps.max_second_gap_bps,
+        method=published[0].method,
+        seeds=SEEDS,
+        max_seed_gap_bps=analysis.gaps.max_seed_gap_bps,
+        second_explainer="shap.KernelExplainer",
+        max_second_gap_bps=analysis.gaps.max_second_gap_bps,
         max_additivity_error_bps=max(o.additivity_error_bps for a in published for o in a.outputs),
     )
 
@@ -76,8 +83,9 @@ def _ewma_track(closes: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"sigma_1d": sigma, "tail_q99": Z99}, index=r.index)
 
 
-def vol_track(asset: AssetState, forecast: VolForecast, candles: pd.DataFrame, track: pd.DataFrame | None,
-              days: int) -> VolTrack:
+def vol_track(
+    asset: AssetState, forecast: VolForecast, candles: pd.DataFrame, track: pd.DataFrame | None, days: int
+) -> VolTrack:
     """The last ``days`` daily forecasts of the source the live forecast came from, next to the realised returns
     (``track``: the model's, when the live forecast is the model's)."""
     if forecast.source == "neural" and track is not None:
@@ -90,9 +98,12 @@ def vol_track(asset: AssetState, forecast: VolForecast, candles: pd.DataFrame, t
     var99 = 1 - np.exp(-made["tail_q99"].to_numpy() * made["sigma_1d"].to_numpy())
     realised = returns.to_numpy()
     return VolTrack(
-        asset=asset.symbol, source=source,
-        days=tuple(t.strftime("%Y-%m-%d") for t in made.index), sigma_1d=tuple(float(s) for s in made["sigma_1d"]),
-        var99_1d=tuple(float(v) for v in var99), realised_return=tuple(float(r) for r in realised),
+        asset=asset.symbol,
+        source=source,
+        days=tuple(t.strftime("%Y-%m-%d") for t in made.index),
+        sigma_1d=tuple(float(s) for s in made["sigma_1d"]),
+        var99_1d=tuple(float(v) for v in var99),
+        realised_return=tuple(float(r) for r in realised),
         breaches=int((1 - np.exp(realised) > var99).sum()),
     )
 
@@ -121,7 +132,8 @@ def past_outcome(snapshot: MarketSnapshot, past: PastRecommendation) -> PastOutc
         next_day = math.log(prices[1] / prices[0])
     returns = np.diff(np.log(known)) if len(known) >= 3 else np.array([])
     return PastOutcome(
-        past=past, next_day_return=next_day,
+        past=past,
+        next_day_return=next_day,
         breached_var99=None if next_day is None else bool(1 - math.exp(next_day) > past.var99_1d),
         realised_sigma_1d=float(returns.std(ddof=1)) if returns.size >= 2 else None,
     )
@@ -131,38 +143,52 @@ def _params_text(p: RiskParams) -> str:
     return f"LTV {p.ltv}, LT {p.liquidation_threshold}, LB {p.liquidation_bonus}"
 
 
-def summarise(inputs: ReportInputs, recommendation: MarketRecommendation, risk: RiskImpact, dry_run: bool
-              ) -> tuple[str, ...]:
+def summarise(
+    inputs: ReportInputs, recommendation: MarketRecommendation, risk: RiskImpact, dry_run: bool
+) -> tuple[str, ...]:
     """The report's summary in plain words, one sentence per line: what changes, why, what stays, at what risk."""
     snapshot = inputs.snapshot
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(snapshot.block_timestamp))
     proposed = [a for a in recommendation.assets if a.proposed]
     head = f"Chain {snapshot.chain_id}, block {snapshot.block_number} ({stamp}): "
     if snapshot.paused:
-        lines = [head + "the governor is paused by the guardian, so nothing is proposed until it is unpaused; "
-                 "below is what the oracle would do."]
+        lines = [
+            head + "the governor is paused by the guardian, so nothing is proposed until it is unpaused; "
+            "below is what the oracle would do."
+        ]
     else:
-        lines = [head + f"{len(proposed)} of {len(recommendation.assets)} assets get new parameters"
-                 + (" (dry run: nothing was sent)." if dry_run else
-                    ", submitted to the governor with this report's hash.")]
+        lines = [
+            head
+            + f"{len(proposed)} of {len(recommendation.assets)} assets get new parameters"
+            + (" (dry run: nothing was sent)." if dry_run else ", submitted to the governor with this report's hash.")
+        ]
     for a in recommendation.assets:
         if a.bounded is None:
             lines.append(f"{a.asset} is not governed by the risk governor; it is shown for information.")
             continue
         # explain the parameter that moves most (or, when nothing moves, the one the model wants to move most)
-        k = max(range(3), key=lambda i: (abs(a.bounded.clamps[i].bounded - a.bounded.clamps[i].current),
-                                         abs(a.raw_bps[i] - a.bounded.clamps[i].current)))
+        clamps = a.bounded.clamps
+        k = max(
+            range(3),
+            key=lambda i: (abs(clamps[i].bounded - clamps[i].current), abs(a.raw_bps[i] - clamps[i].current)),
+        )
         out, clamp = a.attribution.outputs[k], a.bounded.clamps[k]
         top_name, top_bps = out.top(1)[0]
-        why = (f"the model puts its {out.output} at {out.value_bps:.0f} bps (on chain {clamp.current}) against a "
-               f"recent-market base of {out.base_bps:.0f}, mostly from {FEATURE_SHORT[top_name]} ({top_bps:+.0f} bps; "
-               f"σ {a.features.sigma_1d:.1%}/day)")
+        why = (
+            f"the model puts its {out.output} at {out.value_bps:.0f} bps (on chain {clamp.current}) against a "
+            f"recent-market base of {out.base_bps:.0f}, mostly from {FEATURE_SHORT[top_name]} ({top_bps:+.0f} bps; "
+            f"σ {a.features.sigma_1d:.1%}/day)"
+        )
         if a.proposed:
-            moves = ", ".join(f"{c.param.label} {c.current}→{c.bounded} ({c.bounded - c.current:+d} bps)"
-                              for c in a.bounded.clamps if c.bounded != c.current)
+            moves = ", ".join(
+                f"{c.param.label} {c.current}→{c.bounded} ({c.bounded - c.current:+d} bps)"
+                for c in a.bounded.clamps
+                if c.bounded != c.current
+            )
             limited = sorted({c.binding for c in a.bounded.clamps if c.binding not in ("none", "min_change")})
-            lines.append(f"{a.asset}: {moves}; {why}"
-                         + (f"; the step was limited by {', '.join(limited)}." if limited else "."))
+            lines.append(
+                f"{a.asset}: {moves}; {why}" + (f"; the step was limited by {', '.join(limited)}." if limited else ".")
+            )
         elif a.gate is not None and not a.gate.passed:
             lines.append(f"{a.asset}: an update was blocked by the risk gate ({a.gate.reason}); {why}.")
         else:
@@ -191,12 +217,22 @@ def build_report(analysis: CycleAnalysis, inputs: ReportInputs, *, cycle_id: int
     )
     recommendation = analysis.recommendation
     return Report(
-        cycle_id=cycle_id, chain_id=snapshot.chain_id, block_number=snapshot.block_number,
-        block_timestamp=snapshot.block_timestamp, dry_run=dry_run, governor=snapshot.governor, market=snapshot.market,
-        policy_name=inputs.policy.name, policy_sha256=policy_sha256(inputs.policy),
+        cycle_id=cycle_id,
+        chain_id=snapshot.chain_id,
+        block_number=snapshot.block_number,
+        block_timestamp=snapshot.block_timestamp,
+        dry_run=dry_run,
+        governor=snapshot.governor,
+        market=snapshot.market,
+        policy_name=inputs.policy.name,
+        policy_sha256=policy_sha256(inputs.policy),
         calibration_sha256=inputs.calibration.sha256,
         model_sha256=inputs.model.weights_sha256 if inputs.model else None,
-        summary=summarise(inputs, recommendation, risk, dry_run), inputs=inputs, recommendation=recommendation,
-        risk=risk, robustness=robustness(analysis), vol_tracks=tracks,
+        summary=summarise(inputs, recommendation, risk, dry_run),
+        inputs=inputs,
+        recommendation=recommendation,
+        risk=risk,
+        robustness=robustness(analysis),
+        vol_tracks=tracks,
         outcomes=tuple(past_outcome(snapshot, p) for p in inputs.past),
     )

@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from oracle.explain.attribution import OutputAttribution
@@ -31,7 +32,7 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _waterfall(ax, out: OutputAttribution, title: str, current: int | None, bounded: int | None) -> None:
+def _waterfall(ax: Axes, out: OutputAttribution, title: str, current: int | None, bounded: int | None) -> None:
     """Base -> top contributions -> the rest -> raw output, as horizontal steps in bps."""
     steps = out.drivers(WATERFALL_TOP)
     labels = ["base"] + [s[0] for s in steps] + ["raw"]
@@ -71,11 +72,15 @@ def shap_waterfall(rec: AssetRecommendation) -> bytes:
     axes = fig.subplots(rows, 3, squeeze=False)
     for k, out in enumerate(rec.attribution.outputs):
         clamp = rec.bounded.clamps[k] if rec.bounded else None
-        _waterfall(axes[0][k], out, f"{rec.asset} {out.output}: vs recent market",
-                   clamp.current if clamp else None, clamp.bounded if clamp else None)
+        _waterfall(
+            axes[0][k],
+            out,
+            f"{rec.asset} {out.output}: vs recent market",
+            clamp.current if clamp else None,
+            clamp.bounded if clamp else None,
+        )
         if rec.since_last is not None:
-            _waterfall(axes[1][k], rec.since_last.outputs[k], f"{rec.asset} {out.output}: since last cycle",
-                       None, None)
+            _waterfall(axes[1][k], rec.since_last.outputs[k], f"{rec.asset} {out.output}: since last cycle", None, None)
     fig.tight_layout()
     return _png(fig)
 
@@ -93,8 +98,15 @@ def cross_asset(rec: MarketRecommendation) -> bytes:
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             if abs(values[i, j]) >= 0.5:
-                ax.text(j, i, f"{values[i, j]:+.0f}", ha="center", va="center", fontsize=6,
-                        color="white" if abs(values[i, j]) > 0.6 * limit else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:+.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if abs(values[i, j]) > 0.6 * limit else "black",
+                )
     fig.colorbar(image, ax=ax, label="bps")
     ax.set_title("SHAP contributions to each raw recommendation (bps; red lowers, blue raises)", fontsize=9)
     fig.tight_layout()
@@ -107,14 +119,26 @@ def risk_histogram(risk: RiskImpact) -> bytes:
     edges = np.array(h.edges_usd)
     fig = Figure(figsize=(8, 3.4))
     ax = fig.subplots()
-    ax.stairs(np.array(h.now), edges, label=f"now ({h.zero_now:,} paths without bad debt)", color=NEUTRAL,
-              linewidth=1.5)
-    ax.stairs(np.array(h.after), edges, label=f"after ({h.zero_after:,} without)", color=ACCENT, linewidth=1.5,
-              linestyle="--")
-    ax.axvline(risk.now.bad_debt_es99_usd, color=NEUTRAL, linestyle=":", linewidth=1,
-               label=f"ES99 now ${risk.now.bad_debt_es99_usd:,.0f}")
-    ax.axvline(risk.after.bad_debt_es99_usd, color=ACCENT, linestyle=":", linewidth=1,
-               label=f"ES99 after ${risk.after.bad_debt_es99_usd:,.0f}")
+    ax.stairs(
+        np.array(h.now), edges, label=f"now ({h.zero_now:,} paths without bad debt)", color=NEUTRAL, linewidth=1.5
+    )
+    ax.stairs(
+        np.array(h.after), edges, label=f"after ({h.zero_after:,} without)", color=ACCENT, linewidth=1.5, linestyle="--"
+    )
+    ax.axvline(
+        risk.now.bad_debt_es99_usd,
+        color=NEUTRAL,
+        linestyle=":",
+        linewidth=1,
+        label=f"ES99 now ${risk.now.bad_debt_es99_usd:,.0f}",
+    )
+    ax.axvline(
+        risk.after.bad_debt_es99_usd,
+        color=ACCENT,
+        linestyle=":",
+        linewidth=1,
+        label=f"ES99 after ${risk.after.bad_debt_es99_usd:,.0f}",
+    )
     if max(h.now + h.after, default=0) > 0:
         ax.set_yscale("log")
     ax.set_xlabel("bad debt at the horizon (USD)", fontsize=8)

@@ -25,31 +25,53 @@ def _liquidations_by_asset(w3: Web3, market: str, from_block: int, to_block: int
     """``Liquidated`` events of the market in [from_block, to_block], counted by collateral asset (lower-case)."""
     if from_block > to_block:
         return Counter()
-    logs = w3.eth.get_logs({"address": Web3.to_checksum_address(market), "topics": [LIQUIDATED_TOPIC],
-                            "fromBlock": from_block, "toBlock": to_block})
+    logs = w3.eth.get_logs(
+        {
+            "address": Web3.to_checksum_address(market),
+            "topics": [LIQUIDATED_TOPIC],
+            "fromBlock": from_block,
+            "toBlock": to_block,
+        }
+    )
     return Counter("0x" + bytes(log["topics"][3])[-20:].hex() for log in logs)
 
 
-def past_recommendations(journal: Journal, w3: Web3, snapshot: MarketSnapshot, limit: int = PAST_CYCLES
-                         ) -> tuple[PastRecommendation, ...]:
+def past_recommendations(
+    journal: Journal, w3: Web3, snapshot: MarketSnapshot, limit: int = PAST_CYCLES
+) -> tuple[PastRecommendation, ...]:
     """The last ``limit`` completed cycles on this chain before the snapshot's block, newest first."""
-    cycles = [c for c in journal.cycles() if c["status"] == "done" and c["chain_id"] == snapshot.chain_id
-              and c["block"] is not None and c["block"] < snapshot.block_number][-limit:]
+    cycles = [
+        c
+        for c in journal.cycles()
+        if c.status == "done"
+        and c.chain_id == snapshot.chain_id
+        and c.block is not None
+        and c.block < snapshot.block_number
+    ][-limit:]
     mined = {(a.cycle_id, a.symbol) for a in journal.attempts(statuses=("mined",))}
     out: list[PastRecommendation] = []
     for cycle in reversed(cycles):
-        timestamp = int(w3.eth.get_block(cycle["block"])["timestamp"])
-        liquidations = _liquidations_by_asset(w3, snapshot.market, cycle["block"] + 1, snapshot.block_number)
-        for row in journal.recommendations(cycle["id"]):
-            rec = AssetRecommendation.model_validate_json(row["record"])
+        block = cycle.block
+        assert block is not None  # filtered above
+        timestamp = int(w3.eth.get_block(block)["timestamp"])
+        liquidations = _liquidations_by_asset(w3, snapshot.market, block + 1, snapshot.block_number)
+        for row in journal.recommendations(cycle.id):
+            rec = AssetRecommendation.model_validate_json(row.record)
             if rec.bounded is None:
                 continue
-            sent = (cycle["id"], rec.asset) in mined
+            sent = (cycle.id, rec.asset) in mined
             sigma = rec.features.sigma_1d
-            out.append(PastRecommendation(
-                cycle_id=cycle["id"], block=cycle["block"], timestamp=timestamp, asset=rec.asset, sigma_1d=sigma,
-                var99_1d=1 - math.exp(-rec.features.tail_q99 * sigma),
-                params=rec.bounded.bounded if sent else rec.bounded.current, sent=sent,
-                liquidations_since=liquidations[row["asset"].lower()],
-            ))
+            out.append(
+                PastRecommendation(
+                    cycle_id=cycle.id,
+                    block=block,
+                    timestamp=timestamp,
+                    asset=rec.asset,
+                    sigma_1d=sigma,
+                    var99_1d=1 - math.exp(-rec.features.tail_q99 * sigma),
+                    params=rec.bounded.bounded if sent else rec.bounded.current,
+                    sent=sent,
+                    liquidations_since=liquidations[row.asset.lower()],
+                )
+            )
     return tuple(out)

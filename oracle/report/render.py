@@ -60,8 +60,13 @@ def _short(h: str | None, n: int = 12) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("oracle.report", "templates"), undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(
+        loader=PackageLoader("oracle.report", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
     env.filters.update(utc=_utc, usd=_usd, pct=_pct, short=_short)
     return env
 
@@ -72,14 +77,20 @@ def _change_rows(report: Report) -> list[dict[str, Any]]:
     for a in report.recommendation.assets:
         for k, out in enumerate(a.attribution.outputs):
             clamp = a.bounded.clamps[k] if a.bounded else None
-            rows.append({
-                "asset": a.asset, "first": k == 0, "param": out.output, "raw": f"{out.value_bps:.0f}",
-                "current": str(clamp.current) if clamp else "–", "bounded": str(clamp.bounded) if clamp else "–",
-                "delta": f"{clamp.bounded - clamp.current:+d}" if clamp else "–",
-                "changed": bool(clamp and clamp.bounded != clamp.current),
-                "binding": clamp.binding if clamp else "not governed",
-                "next": _utc(clamp.next_change_at)[:16] if clamp and clamp.next_change_at else "now",
-            })
+            rows.append(
+                {
+                    "asset": a.asset,
+                    "first": k == 0,
+                    "param": out.output,
+                    "raw": f"{out.value_bps:.0f}",
+                    "current": str(clamp.current) if clamp else "–",
+                    "bounded": str(clamp.bounded) if clamp else "–",
+                    "delta": f"{clamp.bounded - clamp.current:+d}" if clamp else "–",
+                    "changed": bool(clamp and clamp.bounded != clamp.current),
+                    "binding": clamp.binding if clamp else "not governed",
+                    "next": _utc(clamp.next_change_at)[:16] if clamp and clamp.next_change_at else "now",
+                }
+            )
     return rows
 
 
@@ -90,9 +101,11 @@ def _verdict(report: Report, symbol: str) -> str:
     if a.gate is None:
         return "no change to propose"
     if a.gate.passed:
-        return (f"passes the risk gate: ES99 {a.gate.current.es99_share:.4%} → {a.gate.proposed.es99_share:.4%} of "
-                f"collateral; liquidatable at once {a.gate.liquidatable_now_share:.2%} → "
-                f"{a.gate.liquidatable_after_share:.2%} of debt")
+        return (
+            f"passes the risk gate: ES99 {a.gate.current.es99_share:.4%} → {a.gate.proposed.es99_share:.4%} of "
+            f"collateral; liquidatable at once {a.gate.liquidatable_now_share:.2%} → "
+            f"{a.gate.liquidatable_after_share:.2%} of debt"
+        )
     return f"blocked by the risk gate: {a.gate.reason}"
 
 
@@ -105,25 +118,40 @@ def _inputs_rows(report: Report) -> list[dict[str, Any]]:
     rows = []
     for a, f in zip(snap.assets, report.inputs.forecasts, strict=True):
         first = a.history[0].updated_at if a.history else a.price_updated_at
-        rows.append({
-            "asset": a.symbol, "feed": a.feed,
-            "price": f"{a.price_usd:,.4g}" if a.price_usd < 1 else f"{a.price_usd:,.2f}",
-            "updated": _utc(a.price_updated_at), "age": a.staleness_s, "max_age": max_age,
-            "fresh": a.staleness_s <= max_age, "rounds": len(a.history),
-            "span_days": f"{(a.price_updated_at - first) / 86_400:.0f}", "source": f.source, "reason": f.reason,
-            "history_days": f.history_days,
-        })
+        rows.append(
+            {
+                "asset": a.symbol,
+                "feed": a.feed,
+                "price": f"{a.price_usd:,.4g}" if a.price_usd < 1 else f"{a.price_usd:,.2f}",
+                "updated": _utc(a.price_updated_at),
+                "age": a.staleness_s,
+                "max_age": max_age,
+                "fresh": a.staleness_s <= max_age,
+                "rounds": len(a.history),
+                "span_days": f"{(a.price_updated_at - first) / 86_400:.0f}",
+                "source": f.source,
+                "reason": f.reason,
+                "history_days": f.history_days,
+            }
+        )
     return rows
 
 
 def _view(report: Report, seal: Seal | None, images: dict[str, str]) -> dict[str, Any]:
     snap = report.inputs.snapshot
     return {
-        "r": report, "snap": snap, "seal": seal, "images": images, "changes": _change_rows(report),
+        "r": report,
+        "snap": snap,
+        "seal": seal,
+        "images": images,
+        "changes": _change_rows(report),
         "verdicts": {a.asset: _verdict(report, a.asset) for a in report.recommendation.assets},
-        "drivers": _drivers, "inputs": _inputs_rows(report),
-        "positions": len(snap.positions), "borrowers": sum(1 for p in snap.positions if p.debt > 0),
-        "stable_unit": 10**snap.stable_decimals, "forecasts": {f.asset: f for f in report.inputs.forecasts},
+        "drivers": _drivers,
+        "inputs": _inputs_rows(report),
+        "positions": len(snap.positions),
+        "borrowers": sum(1 for p in snap.positions if p.debt > 0),
+        "stable_unit": 10**snap.stable_decimals,
+        "forecasts": {f.asset: f for f in report.inputs.forecasts},
     }
 
 
@@ -140,16 +168,20 @@ def chart_files(report: Report) -> dict[str, bytes]:
     return files
 
 
-def render_files(report: Report, seal: Seal | None = None, charts_png: dict[str, bytes] | None = None
-                 ) -> dict[str, bytes]:
+def render_files(
+    report: Report, seal: Seal | None = None, charts_png: dict[str, bytes] | None = None
+) -> dict[str, bytes]:
     """Every file of the report directory but the manifest and ``seal.json``, by relative path (``charts_png``:
     the charts when already drawn)."""
     files = {"report.json": (report.model_dump_json(indent=1) + "\n").encode()}
     files.update(charts_png if charts_png is not None else chart_files(report))
     env = _environment()
     links = {name: name for name in files if name.endswith(".png")}
-    inlined = {name: "data:image/png;base64," + base64.b64encode(data).decode() for name, data in files.items()
-               if name.endswith(".png")}
+    inlined = {
+        name: "data:image/png;base64," + base64.b64encode(data).decode()
+        for name, data in files.items()
+        if name.endswith(".png")
+    }
     files["report.md"] = env.get_template("report.md.j2").render(_view(report, seal, links)).encode()
     files["report.html"] = env.get_template("report.html.j2").render(_view(report, seal, inlined)).encode()
     return files
@@ -164,13 +196,18 @@ def unsealed(data: bytes) -> bytes:
 def manifest(files: dict[str, bytes], report: Report) -> bytes:
     """``manifest.json``: sha256 of every file (sealed files with their seal block emptied)."""
     body = {
-        "report_version": report.version, "chain_id": report.chain_id, "block_number": report.block_number,
-        "cycle_id": report.cycle_id, "algorithm": "sha256",
-        "files": {name: hashlib.sha256(unsealed(data) if name in SEALED_FILES else data).hexdigest()
-                  for name, data in sorted(files.items())},
+        "report_version": report.version,
+        "chain_id": report.chain_id,
+        "block_number": report.block_number,
+        "cycle_id": report.cycle_id,
+        "algorithm": "sha256",
+        "files": {
+            name: hashlib.sha256(unsealed(data) if name in SEALED_FILES else data).hexdigest()
+            for name, data in sorted(files.items())
+        },
         "sealed": list(SEALED_FILES),
         "note": "reportHash on chain = sha256 of this file; files listed in 'sealed' are hashed with the text "
-                "between <!-- seal --> and <!-- /seal --> removed (it holds the report hash and transactions)",
+        "between <!-- seal --> and <!-- /seal --> removed (it holds the report hash and transactions)",
     }
     return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
 

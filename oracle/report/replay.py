@@ -18,20 +18,24 @@ from oracle.report.schema import Report
 def rerender_cycle(journal: Journal, cycle_id: int, directory: Path | None, reports_dir: Path) -> tuple[Path, str]:
     """Write cycle ``cycle_id``'s report to ``directory`` (default ``reports_dir/<chain>/<block>``); returns the
     directory and the report hash, which must equal the one the cycle recorded."""
-    cycle = next((c for c in journal.cycles() if c["id"] == cycle_id), None)
+    cycle = journal.cycle(cycle_id)
     if cycle is None:
         raise OracleError(f"no cycle #{cycle_id} in {journal.path}")
     stored = journal.cycle_report(cycle_id)
     if stored is None:
-        raise OracleError(f"cycle #{cycle_id} ({cycle['status']}) stored no report: it ended before one was built"
-                          + (f" ({cycle['detail']})" if cycle["detail"] else ""))
+        raise OracleError(
+            f"cycle #{cycle_id} ({cycle.status}) stored no report: it ended before one was built"
+            + (f" ({cycle.detail})" if cycle.detail else "")
+        )
     report = Report.model_validate_json(stored)
     target = directory or reports_dir / str(report.chain_id) / str(report.block_number)
     mined = {a.symbol: a.tx_hash for a in journal.attempts(cycle_id=cycle_id, statuses=("mined",))}
-    recorded = cycle["report_hash"]
+    recorded = cycle.report_hash
     seal = Seal(report_hash=recorded or "", dry_run=report.dry_run, transactions=mined) if recorded else None
     report_hash = render_directory(report, target, seal)
     if recorded and report_hash != recorded:
-        raise OracleError(f"cycle #{cycle_id}: re-rendered report hashes to {report_hash}, the cycle recorded "
-                          f"{recorded} (was the renderer or a pinned library changed?)")
+        raise OracleError(
+            f"cycle #{cycle_id}: re-rendered report hashes to {report_hash}, the cycle recorded "
+            f"{recorded} (was the renderer or a pinned library changed?)"
+        )
     return target, report_hash

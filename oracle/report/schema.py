@@ -54,11 +54,16 @@ class ModelCard(BaseModel):
         metrics = meta.get("metrics", {})
         hp = meta.get("hyper_parameters", {})
         return cls(
-            name=meta["name"], weights_sha256=meta["weights_sha256"], architecture=str(hp.get("arch", "?")),
-            inputs=list(meta.get("features", [])), hyper_parameters=hp,
+            name=meta["name"],
+            weights_sha256=meta["weights_sha256"],
+            architecture=str(hp.get("arch", "?")),
+            inputs=list(meta.get("features", [])),
+            hyper_parameters=hp,
             data_range={k: (v[0], v[1]) for k, v in meta.get("date_range", {}).items()},
-            walk_forward_from=str(metrics.get("walk_forward_from", "")), qlike=metrics.get("qlike", {}),
-            qlike_ratio_garch=metrics.get("qlike_ratio_garch", {}), kupiec_p99=metrics.get("kupiec_p99", {}),
+            walk_forward_from=str(metrics.get("walk_forward_from", "")),
+            qlike=metrics.get("qlike", {}),
+            qlike_ratio_garch=metrics.get("qlike_ratio_garch", {}),
+            kupiec_p99=metrics.get("kupiec_p99", {}),
             versions=meta.get("versions", {}),
         )
 
@@ -125,8 +130,10 @@ class Robustness(BaseModel):
 
     method: str = Field(description="the published explainer")
     seeds: tuple[int, ...]
-    max_seed_gap_bps: float = Field(description="largest gap between the permutation explainer's runs with these "
-                                    "seeds and the published attributions, over assets, parameters and features")
+    max_seed_gap_bps: float = Field(
+        description="largest gap between the permutation explainer's runs with these "
+        "seeds and the published attributions, over assets, parameters and features"
+    )
     second_explainer: str
     max_second_gap_bps: float = Field(description="largest gap between the second explainer and the published one")
     max_additivity_error_bps: float

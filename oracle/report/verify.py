@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from eth_typing import HexStr
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 from web3 import Web3
@@ -72,18 +73,25 @@ def json_differences(a: Any, b: Any, path: str = "") -> list[str]:
             return [f"{path}: length {len(a)} != {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in json_differences(x, y, f"{path}[{i}]")]
     if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, int | float) and isinstance(b, int | float) and math.isclose(a, b, rel_tol=REL_TOL,
-                                                                                       abs_tol=ABS_TOL):
+        if (
+            isinstance(a, int | float)
+            and isinstance(b, int | float)
+            and math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+        ):
             return []
         return [f"{path}: {a!r} != {b!r}"]
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
-def _compare(name: str, expected: BaseModel | tuple[BaseModel, ...], actual: BaseModel | tuple[BaseModel, ...]
-             ) -> Check:
+def _compare(
+    name: str, expected: BaseModel | tuple[BaseModel, ...], actual: BaseModel | tuple[BaseModel, ...]
+) -> Check:
     diffs = json_differences(to_jsonable_python(expected), to_jsonable_python(actual))
-    return Check(name=name, passed=not diffs,
-                 detail="agrees" if not diffs else f"{len(diffs)} differences, first: " + "; ".join(diffs[:3]))
+    return Check(
+        name=name,
+        passed=not diffs,
+        detail="agrees" if not diffs else f"{len(diffs)} differences, first: " + "; ".join(diffs[:3]),
+    )
 
 
 def _check_files(directory: Path, listed: dict[str, str]) -> Check:
@@ -96,8 +104,9 @@ def _check_files(directory: Path, listed: dict[str, str]) -> Check:
         data = path.read_bytes()
         if hashlib.sha256(unsealed(data) if name in SEALED_FILES else data).hexdigest() != digest:
             bad.append(f"{name} changed")
-    return Check(name="files", passed=not bad,
-                 detail=f"{len(listed)} files match manifest.json" if not bad else "; ".join(bad))
+    return Check(
+        name="files", passed=not bad, detail=f"{len(listed)} files match manifest.json" if not bad else "; ".join(bad)
+    )
 
 
 def _check_seal(directory: Path, report_hash: str, report: Report) -> tuple[Check, Seal | None]:
@@ -110,18 +119,29 @@ def _check_seal(directory: Path, report_hash: str, report: Report) -> tuple[Chec
         problems.append(f"seal.json names report hash {seal.report_hash}, the manifest hashes to {report_hash}")
     if seal.dry_run != report.dry_run:
         problems.append(f"seal.json says dry_run={seal.dry_run}, report.json says {report.dry_run}")
-    return Check(name="seal", passed=not problems,
-                 detail="; ".join(problems) or f"seal.json carries {report_hash[:18]}… and "
-                 f"{'DRY RUN' if seal.dry_run else f'{len(seal.transactions)} transaction(s)'}"), seal
+    return Check(
+        name="seal",
+        passed=not problems,
+        detail="; ".join(problems)
+        or f"seal.json carries {report_hash[:18]}… and "
+        f"{'DRY RUN' if seal.dry_run else f'{len(seal.transactions)} transaction(s)'}",
+    ), seal
 
 
 def _check_render(directory: Path, report: Report, seal: Seal | None) -> Check:
     rendered = render_files(report, seal)
-    different = [name for name, data in sorted(rendered.items())
-                 if not (directory / name).is_file() or (directory / name).read_bytes() != data]
-    return Check(name="render", passed=not different,
-                 detail=f"{len(rendered)} files re-render byte for byte" if not different
-                 else "re-rendering report.json differs in " + ", ".join(different))
+    different = [
+        name
+        for name, data in sorted(rendered.items())
+        if not (directory / name).is_file() or (directory / name).read_bytes() != data
+    ]
+    return Check(
+        name="render",
+        passed=not different,
+        detail=f"{len(rendered)} files re-render byte for byte"
+        if not different
+        else "re-rendering report.json differs in " + ", ".join(different),
+    )
 
 
 def _check_pipeline(report: Report, model_path: Path | None) -> list[Check]:
@@ -130,12 +150,19 @@ def _check_pipeline(report: Report, model_path: Path | None) -> list[Check]:
     if report.model_sha256 is not None:
         model, metadata = load_model(model_path) if model_path else load_model()
         if metadata["weights_sha256"] != report.model_sha256:
-            return [Check(name="pipeline", passed=False,
-                          detail=f"the report's model has weights {report.model_sha256[:12]}…, the loaded one "
-                          f"{metadata['weights_sha256'][:12]}… (pass --model)")]
+            return [
+                Check(
+                    name="pipeline",
+                    passed=False,
+                    detail=f"the report's model has weights {report.model_sha256[:12]}…, the loaded one "
+                    f"{metadata['weights_sha256'][:12]}… (pass --model)",
+                )
+            ]
     analysis = analyse(inputs.snapshot, inputs.policy, inputs.calibration, model, inputs.previous, robustness=True)
-    checks = [_compare("forecasts", inputs.forecasts, analysis.forecasts),
-              _compare("recommendation", report.recommendation, analysis.recommendation)]
+    checks = [
+        _compare("forecasts", inputs.forecasts, analysis.forecasts),
+        _compare("recommendation", report.recommendation, analysis.recommendation),
+    ]
     rebuilt = build_report(analysis, inputs, cycle_id=report.cycle_id, dry_run=report.dry_run)
     checks.append(_compare("report", report, rebuilt))
     return checks
@@ -171,35 +198,47 @@ def _check_chain(report: Report, report_hash: str, seal: Seal | None, rpc: str) 
     # a paused governor takes nothing: a live report made while paused proposes nothing on chain
     proposed = [] if report.inputs.snapshot.paused else [a.asset for a in report.recommendation.assets if a.proposed]
     if report.dry_run:
-        return Check(name="chain", passed=not carrying,
-                     detail="dry run: no event carries the hash, as expected" if not carrying
-                     else f"dry run, yet {len(carrying)} event(s) carry its hash")
+        return Check(
+            name="chain",
+            passed=not carrying,
+            detail="dry run: no event carries the hash, as expected"
+            if not carrying
+            else f"dry run, yet {len(carrying)} event(s) carry its hash",
+        )
     problems = []
     listed = seal.transactions if seal else {}
     for asset, tx in sorted(listed.items()):
         if tx not in carrying:
             problems.append(f"{asset}: transaction {tx[:12]}… emitted no ParametersUpdated with this hash")
             continue
-        update = applied_update(governor, w3.eth.get_transaction_receipt(tx))
+        update = applied_update(governor, w3.eth.get_transaction_receipt(HexStr(tx)))
         expected = report.recommendation.asset(asset).bounded
         if expected is None or update.new != expected.bounded:
-            problems.append(f"{asset}: chain applied {update.new}, the report proposed "
-                            f"{expected.bounded if expected else None}")
+            problems.append(
+                f"{asset}: chain applied {update.new}, the report proposed {expected.bounded if expected else None}"
+            )
     unlisted = sorted(set(carrying) - set(listed.values()))
     if unlisted:
-        problems.append(f"{len(unlisted)} transaction(s) carrying the hash are missing from the seal (first "
-                        f"{unlisted[0][:12]}…): re-render with `risk-oracle report --cycle {report.cycle_id}`")
+        problems.append(
+            f"{len(unlisted)} transaction(s) carrying the hash are missing from the seal (first "
+            f"{unlisted[0][:12]}…): re-render with `risk-oracle report --cycle {report.cycle_id}`"
+        )
     if proposed and not carrying:
         problems.append(f"report hash {report_hash[:18]}… is not on chain (no ParametersUpdated event carries it)")
     if problems:
         return Check(name="chain", passed=False, detail="; ".join(problems))
-    return Check(name="chain", passed=True,
-                 detail=f"{len(carrying)} ParametersUpdated event(s) on chain {report.chain_id} carry the hash"
-                 if carrying else "live cycle that proposed nothing: no event expected")
+    return Check(
+        name="chain",
+        passed=True,
+        detail=f"{len(carrying)} ParametersUpdated event(s) on chain {report.chain_id} carry the hash"
+        if carrying
+        else "live cycle that proposed nothing: no event expected",
+    )
 
 
-def verify_directory(directory: Path, rpc: str | None = None, model_path: Path | None = None, *,
-                     rerun: bool = True) -> Verification:
+def verify_directory(
+    directory: Path, rpc: str | None = None, model_path: Path | None = None, *, rerun: bool = True
+) -> Verification:
     """Run every check on ``directory``; never raises on a bad report (a failed check says why). ``rerun=False``
     skips the re-render and the pipeline re-run (the hash, seal and chain checks only)."""
     result = Verification(directory=str(directory), report_hash=None, checks=[])
@@ -220,8 +259,13 @@ def verify_directory(directory: Path, rpc: str | None = None, model_path: Path |
     header = json.loads(raw_manifest)
     mismatched = [k for k in ("chain_id", "block_number", "cycle_id") if header.get(k) != getattr(report, k)]
     if mismatched:
-        result.checks.append(Check(name="manifest", passed=False,
-                                   detail=f"manifest.json and report.json disagree on {', '.join(mismatched)}"))
+        result.checks.append(
+            Check(
+                name="manifest",
+                passed=False,
+                detail=f"manifest.json and report.json disagree on {', '.join(mismatched)}",
+            )
+        )
     seal_check, seal = _check_seal(directory, report_hash, report)
     result.checks.append(seal_check)
     if rerun:

@@ -72,8 +72,10 @@ class CascadeMarket:
     def __post_init__(self) -> None:
         n, a = self.collateral_usd.shape
         if self.debt_usd.shape != (n,) or self.depth_usd.shape != (a,):
-            raise ValueError(f"shapes: collateral {self.collateral_usd.shape}, debt {self.debt_usd.shape}, "
-                             f"depth {self.depth_usd.shape}")
+            raise ValueError(
+                f"shapes: collateral {self.collateral_usd.shape}, debt {self.debt_usd.shape}, "
+                f"depth {self.depth_usd.shape}"
+            )
         if not (np.all(np.isfinite(self.collateral_usd)) and np.all(np.isfinite(self.debt_usd))):
             raise ValueError("collateral and debt must be finite")
         if np.any(self.collateral_usd < 0) or np.any(self.debt_usd < 0) or np.any(self.depth_usd <= 0):
@@ -116,9 +118,7 @@ class CascadeResult:
 # --------------------------------------------------------------------------- scenarios
 
 
-def sample_shocks(
-    sigma: np.ndarray, dof: np.ndarray, corr: np.ndarray, *, paths: int, steps: int, seed: int
-) -> Shocks:
+def sample_shocks(sigma: np.ndarray, dof: np.ndarray, corr: np.ndarray, *, paths: int, steps: int, seed: int) -> Shocks:
     """Log returns whose sum over the horizon is, per asset, Student-t with ``dof`` and standard deviation
     ``sigma`` (the forecast's), with Gaussian correlation ``corr`` between assets.
 
@@ -157,8 +157,16 @@ def _impact(sold: torch.Tensor, inv_depth: torch.Tensor) -> torch.Tensor:
 
 
 def _run_chunk(
-    rho_exo: torch.Tensor, coll: torch.Tensor, debt: torch.Tensor, hf0: np.ndarray, lt: torch.Tensor,
-    lb: torch.Tensor, inv_depth: torch.Tensor, gas: float, close_factor: float, max_rounds: int,
+    rho_exo: torch.Tensor,
+    coll: torch.Tensor,
+    debt: torch.Tensor,
+    hf0: np.ndarray,
+    lt: torch.Tensor,
+    lb: torch.Tensor,
+    inv_depth: torch.Tensor,
+    gas: float,
+    close_factor: float,
+    max_rounds: int,
 ) -> tuple[torch.Tensor, ...]:
     """Simulate ``rho_exo`` (chunk paths x steps x assets) on positions sorted by ``hf0`` (their t0 health factor
     under the simulated LT); returns per path bad debt, liquidated debt, count and the lowest price ratio.
@@ -223,7 +231,12 @@ def _run_chunk(
 
 
 def run_cascade(
-    market: CascadeMarket, params: CascadeParams, shocks: Shocks, *, max_rounds: int = 3, chunk: int = 512,
+    market: CascadeMarket,
+    params: CascadeParams,
+    shocks: Shocks,
+    *,
+    max_rounds: int = 3,
+    chunk: int = 512,
     dtype: torch.dtype = torch.float32,
 ) -> CascadeResult:
     """Simulate every path of ``shocks`` on ``market`` with ``params``; see the module docstring."""
@@ -249,8 +262,18 @@ def run_cascade(
         out = [torch.zeros(shocks.paths, dtype=dtype) for _ in range(4)]
         for i in range(0, shocks.paths, chunk):
             idx = by_severity[i : i + chunk]
-            results = _run_chunk(rho_exo_all[idx], coll, debt, hf0[order], lt, lb, inv_depth, market.gas_usd,
-                                 market.close_factor, max_rounds)
+            results = _run_chunk(
+                rho_exo_all[idx],
+                coll,
+                debt,
+                hf0[order],
+                lt,
+                lb,
+                inv_depth,
+                market.gas_usd,
+                market.close_factor,
+                max_rounds,
+            )
             for dst, src in zip(out, results, strict=True):
                 dst[idx] = src
     return CascadeResult(*(o.double().numpy() for o in out))
@@ -286,7 +309,8 @@ def reference_cascade(
                 log_exo[a] += returns[s, t, a]
 
             def prices() -> list[float]:
-                return [math.exp(log_exo[a]) * (1 + sold[a] * inv_depth[a]) ** -2 for a in range(assets)]
+                # called within this iteration only: the loop's current lists are the ones meant
+                return [math.exp(log_exo[a]) * (1 + sold[a] * inv_depth[a]) ** -2 for a in range(assets)]  # noqa: B023
 
             rho = prices()
             for _ in range(max_rounds):
@@ -318,9 +342,7 @@ def reference_cascade(
                     sold[a] += sold_round[a]
                 rho = prices()
             lowest = min(lowest, *rho)
-        bad = sum(
-            max(debt[n] - alpha[n] * sum(c[a] * rho[a] for a in range(assets)), 0.0) for n, c in enumerate(coll)
-        )
+        bad = sum(max(debt[n] - alpha[n] * sum(c[a] * rho[a] for a in range(assets)), 0.0) for n, c in enumerate(coll))
         for dst, v in zip(res, (bad, liquidated, count, lowest), strict=True):
             dst.append(v)
     return CascadeResult(*(np.array(r) for r in res))

@@ -51,8 +51,13 @@ def liquidatable_share(market: CascadeMarket, params: list[RiskParams]) -> float
 
 
 def risk_gate(
-    market: CascadeMarket, shocks: Shocks, symbols: list[str], current: list[RiskParams],
-    proposed: dict[str, RiskParams], appetite: RiskAppetite, current_result: CascadeResult | None = None,
+    market: CascadeMarket,
+    shocks: Shocks,
+    symbols: list[str],
+    current: list[RiskParams],
+    proposed: dict[str, RiskParams],
+    appetite: RiskAppetite,
+    current_result: CascadeResult | None = None,
 ) -> dict[str, GateDecision]:
     """Judge each proposed asset update (``proposed`` by symbol) against the current parameters
     (``current_result``: their cascade on ``shocks``, when the caller has run it already)."""
@@ -70,12 +75,22 @@ def risk_gate(
         reason = ""
         riskier = after.bad_debt_es99_usd > base.bad_debt_es99_usd + ES_TOLERANCE
         if after.es99_share > appetite.es99_max_share and riskier:
-            reason = (f"bad-debt ES99 {after.es99_share:.4%} of supplied collateral would exceed the appetite "
-                      f"{appetite.es99_max_share:.4%} (now {base.es99_share:.4%})")
+            reason = (
+                f"bad-debt ES99 {after.es99_share:.4%} of supplied collateral would exceed the appetite "
+                f"{appetite.es99_max_share:.4%} (now {base.es99_share:.4%})"
+            )
         elif after_share - now_share > appetite.max_liquidated_at_once_share:
-            reason = (f"would make {after_share - now_share:.2%} of debt liquidatable at once "
-                      f"(limit {appetite.max_liquidated_at_once_share:.2%})")
-        decisions[symbol] = GateDecision(asset=symbol, passed=not reason, reason=reason, current=base,
-                                         proposed=after, liquidatable_now_share=now_share,
-                                         liquidatable_after_share=after_share)
+            reason = (
+                f"would make {after_share - now_share:.2%} of debt liquidatable at once "
+                f"(limit {appetite.max_liquidated_at_once_share:.2%})"
+            )
+        decisions[symbol] = GateDecision(
+            asset=symbol,
+            passed=not reason,
+            reason=reason,
+            current=base,
+            proposed=after,
+            liquidatable_now_share=now_share,
+            liquidatable_after_share=after_share,
+        )
     return decisions

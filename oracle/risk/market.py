@@ -64,11 +64,13 @@ def cascade_market(snapshot: MarketSnapshot, appetite: RiskAppetite) -> CascadeM
     return CascadeMarket(values, debt, depth, gas_cost_usd(snapshot, appetite), snapshot.close_factor_bps / 10_000)
 
 
-def market_shocks(candles: Mapping[str, pd.DataFrame], forecasts: tuple[VolForecast, ...], appetite: RiskAppetite
-                  ) -> Shocks:
+def market_shocks(
+    candles: Mapping[str, pd.DataFrame], forecasts: tuple[VolForecast, ...], appetite: RiskAppetite
+) -> Shocks:
     """Price paths over the horizon from the forecasts (variance scaled to the horizon) and the feeds' correlation."""
     scale = appetite.horizon_days**0.5
     sigma = np.array([f.sigma * scale for f in forecasts])
     dof = np.array([f.dof if f.dof is not None else np.inf for f in forecasts])
-    return sample_shocks(sigma, dof, correlation(candles), paths=appetite.paths, steps=appetite.steps,
-                         seed=appetite.seed)
+    return sample_shocks(
+        sigma, dof, correlation(candles), paths=appetite.paths, steps=appetite.steps, seed=appetite.seed
+    )

@@ -38,7 +38,12 @@ def _assert_in_bounds(w3: Web3, d: Deployment, before: dict[str, RiskParams]) ->
 
 
 def test_dropped_rpc_requests_are_retried_and_the_cycle_completes(
-    anvil: AnvilNode, w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path,
+    anvil: AnvilNode,
+    w3: Web3,
+    seeded: Deployment,
+    policy: Policy,
+    journal: Journal,
+    tmp_path: Path,
     clean_chain: None,
 ) -> None:
     before = governed_params(w3, seeded)
@@ -54,7 +59,12 @@ def test_dropped_rpc_requests_are_retried_and_the_cycle_completes(
 
 
 def test_a_dead_rpc_mid_run_fails_the_cycle_and_the_next_one_recovers(
-    anvil: AnvilNode, w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path,
+    anvil: AnvilNode,
+    w3: Web3,
+    seeded: Deployment,
+    policy: Policy,
+    journal: Journal,
+    tmp_path: Path,
     clean_chain: None,
 ) -> None:
     before = governed_params(w3, seeded)
@@ -66,7 +76,7 @@ def test_a_dead_rpc_mid_run_fails_the_cycle_and_the_next_one_recovers(
         recovered = keeper.run_cycle(dry_run=False)
     assert failed.status == "failed" and "RpcError" in failed.detail
     assert recovered.status == "done" and recovered.sent
-    assert [c["status"] for c in journal.cycles()] == ["failed", "done"]
+    assert [c.status for c in journal.cycles()] == ["failed", "done"]
     _assert_in_bounds(w3, seeded, before)
 
 
@@ -75,18 +85,29 @@ def test_a_transaction_that_reverts_on_chain_is_journaled_and_changes_nothing(
 ) -> None:
     token = seeded.asset("WETH").token
     before = governed_params(w3, seeded)
-    submitter = Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), seeded.governor_contract(w3), journal,
-                          FeePolicy(poll_s=0.05, receipt_timeout_s=30, priority_fee_gwei=1))
+    submitter = Submitter(
+        w3,
+        Account.from_key(ANVIL_KEEPER_KEY),
+        seeded.governor_contract(w3),
+        journal,
+        FeePolicy(poll_s=0.05, receipt_timeout_s=30, priority_fee_gwei=1),
+    )
     cycle = journal.start_cycle(dry_run=False)
     head = w3.eth.get_block("latest")
     outcome = {}
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
+
         def submit() -> None:
             outcome["value"] = submitter.submit(
-                cycle_id=cycle, symbol="WETH", asset=token,
+                cycle_id=cycle,
+                symbol="WETH",
+                asset=token,
                 params=RiskParams(ltv=7800, liquidation_threshold=8250, liquidation_bonus=550),
-                report_hash=b"\x09" * 32, valid_until=head["timestamp"] + 3600, block=head["number"])
+                report_hash=b"\x09" * 32,
+                valid_until=head["timestamp"] + 3600,
+                block=head["number"],
+            )
 
         thread = threading.Thread(target=submit)
         thread.start()
@@ -94,9 +115,19 @@ def test_a_transaction_that_reverts_on_chain_is_journaled_and_changes_nothing(
         while not [a for a in journal.attempts() if a.status == "sent"] and time.monotonic() < deadline:
             time.sleep(0.05)
         # the guardian pauses with a higher tip: its transaction is mined first, ours then reverts
-        pause = seeded.governor_contract(w3).functions.pause().build_transaction({
-            "from": guardian.address, "nonce": w3.eth.get_transaction_count(guardian.address, "pending"),
-            "maxPriorityFeePerGas": 50 * 10**9, "maxFeePerGas": 100 * 10**9, "gas": 100_000})
+        pause = (
+            seeded.governor_contract(w3)
+            .functions.pause()
+            .build_transaction(
+                {
+                    "from": guardian.address,
+                    "nonce": w3.eth.get_transaction_count(guardian.address, "pending"),
+                    "maxPriorityFeePerGas": 50 * 10**9,
+                    "maxFeePerGas": 100 * 10**9,
+                    "gas": 100_000,
+                }
+            )
+        )
         w3.eth.send_raw_transaction(guardian.account.sign_transaction(pause).raw_transaction)
         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         thread.join(timeout=30)
@@ -111,7 +142,12 @@ def test_a_transaction_that_reverts_on_chain_is_journaled_and_changes_nothing(
 
 
 def test_a_broken_feed_stops_the_cycle_with_its_reason(
-    w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path, owner: TxSender,
+    w3: Web3,
+    seeded: Deployment,
+    policy: Policy,
+    journal: Journal,
+    tmp_path: Path,
+    owner: TxSender,
     clean_chain: None,
 ) -> None:
     feed = contract_at(w3, "PriceFeed", seeded.asset("LINK").feed)

@@ -39,13 +39,31 @@ def test_daemon_runs_cycles_serves_metrics_and_stops_on_sigterm(
     seed_positions(w3, deployment, 120, method="storage")
     deployment.save(tmp_path / "deployment.json")
     port = _free_port()
-    env = {**os.environ, "ORACLE_KEEPER_KEY": ANVIL_KEEPER_KEY, "ORACLE_JOURNAL": str(tmp_path / "j.sqlite"),
-           "ORACLE_REPORTS_DIR": str(tmp_path / "reports")}
+    env = {
+        **os.environ,
+        "ORACLE_KEEPER_KEY": ANVIL_KEEPER_KEY,
+        "ORACLE_JOURNAL": str(tmp_path / "j.sqlite"),
+        "ORACLE_REPORTS_DIR": str(tmp_path / "reports"),
+    }
     cli = Path(sys.executable).with_name("risk-oracle")
     proc = subprocess.Popen(
-        [str(cli), "run", "--rpc", anvil.url, "--deployment", str(tmp_path / "deployment.json"), "--live",
-         "--interval", "4", "--metrics-port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            str(cli),
+            "run",
+            "--rpc",
+            anvil.url,
+            "--deployment",
+            str(tmp_path / "deployment.json"),
+            "--live",
+            "--interval",
+            "4",
+            "--metrics-port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 150
@@ -72,15 +90,16 @@ def test_daemon_runs_cycles_serves_metrics_and_stops_on_sigterm(
     assert {line["message"] for line in lines} >= {"keeper started", "cycle finished", "keeper stopped"}
     assert ANVIL_KEEPER_KEY[2:] not in out + err, "the key must never reach the logs"
     journal = Journal(tmp_path / "j.sqlite")
-    statuses = [c["status"] for c in journal.cycles()]
+    statuses = [c.status for c in journal.cycles()]
     assert statuses.count("done") >= 2 and "running" not in statuses
     sent = [a for a in journal.attempts() if a.status == "mined"]
     assert sent and len({(a.symbol, a.nonce) for a in sent}) == len(sent)  # each asset sent once, the first cycle
     assert {a.cycle_id for a in sent} == {1}
 
 
-def test_guardian_pause_mid_run_stops_proposals(w3: Web3, deployment: Deployment, tmp_path: Path,
-                                                guardian: TxSender, policy: Policy, clean_chain: None) -> None:
+def test_guardian_pause_mid_run_stops_proposals(
+    w3: Web3, deployment: Deployment, tmp_path: Path, guardian: TxSender, policy: Policy, clean_chain: None
+) -> None:
     from oracle.daemon import run_daemon
     from tests.support.keeper import build_keeper
 
@@ -90,7 +109,7 @@ def test_guardian_pause_mid_run_stops_proposals(w3: Web3, deployment: Deployment
 
     def pause_after_first_cycle() -> None:  # the guardian acts while the daemon runs
         deadline = time.monotonic() + 120
-        while not any(c["status"] == "done" for c in journal.cycles()) and time.monotonic() < deadline:
+        while not any(c.status == "done" for c in journal.cycles()) and time.monotonic() < deadline:
             time.sleep(0.05)
         guardian.transact(deployment.governor_contract(w3).functions.pause())
 
@@ -98,7 +117,7 @@ def test_guardian_pause_mid_run_stops_proposals(w3: Web3, deployment: Deployment
     pauser.start()
     metrics = run_daemon(keeper, interval_s=1, dry_run=False, metrics_port=0, max_cycles=4)
     pauser.join()
-    statuses = [c["status"] for c in journal.cycles()]
+    statuses = [c.status for c in journal.cycles()]
     assert statuses[0] == "done" and statuses[-1] == "paused", statuses
     first_paused = statuses.index("paused") + 1
     assert all(a.cycle_id < first_paused for a in journal.attempts()), "nothing sent once paused"

@@ -27,7 +27,8 @@ def test_fork_rehearses_a_live_cycle_without_touching_the_chain(
     before = {a.symbol: read_governed_asset(governor, market, a.token).params for a in deployment.assets}
     block = w3.eth.block_number
     result = CliRunner().invoke(
-        app, ["fork", "--fork-url", anvil.url, "--block", str(block), "--deployment", str(tmp_path / "deployment.json")],
+        app,
+        ["fork", "--fork-url", anvil.url, "--block", str(block), "--deployment", str(tmp_path / "deployment.json")],
         env={"ORACLE_REPORTS_DIR": str(tmp_path / "reports"), "COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output

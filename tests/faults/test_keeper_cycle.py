@@ -21,15 +21,16 @@ from tests.support.keeper import build_keeper, governed_params
 pytestmark = pytest.mark.anvil
 
 
-def test_dry_run_records_everything_and_sends_nothing(w3: Web3, seeded: Deployment, policy: Policy,
-                                                       journal: Journal, tmp_path: Path, clean_chain: None) -> None:
+def test_dry_run_records_everything_and_sends_nothing(
+    w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path, clean_chain: None
+) -> None:
     before = governed_params(w3, seeded)
     result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports", live=False).run_cycle()
     assert result.status == "done" and result.sent == {} and set(result.not_sent.values()) == {"dry run"}
     assert result.report_dir is not None and (result.report_dir / "manifest.json").is_file()
     assert governed_params(w3, seeded) == before and journal.attempts() == []
     rows = journal.recommendations(result.cycle_id)
-    assert {r["symbol"] for r in rows} == {a.symbol for a in seeded.assets}
+    assert {r.symbol for r in rows} == {a.symbol for a in seeded.assets}
 
 
 def test_live_cycle_sends_once_and_the_next_cycle_does_not_repeat_it(
@@ -53,8 +54,15 @@ def test_live_cycle_sends_once_and_the_next_cycle_does_not_repeat_it(
     assert all(a.since_last is not None for a in second.recommendation.assets)
 
 
-def test_a_paused_governor_gets_no_proposal(w3: Web3, seeded: Deployment, policy: Policy, journal: Journal,
-                                            tmp_path: Path, guardian: TxSender, clean_chain: None) -> None:
+def test_a_paused_governor_gets_no_proposal(
+    w3: Web3,
+    seeded: Deployment,
+    policy: Policy,
+    journal: Journal,
+    tmp_path: Path,
+    guardian: TxSender,
+    clean_chain: None,
+) -> None:
     guardian.transact(seeded.governor_contract(w3).functions.pause())
     before = governed_params(w3, seeded)
     result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports").run_cycle(dry_run=False)
@@ -67,25 +75,27 @@ def test_a_paused_governor_gets_no_proposal(w3: Web3, seeded: Deployment, policy
     assert verification.passed, verification.checks
 
 
-def test_a_stale_feed_stops_the_cycle_with_its_reason(w3: Web3, seeded: Deployment, policy: Policy,
-                                                      journal: Journal, tmp_path: Path, clean_chain: None) -> None:
+def test_a_stale_feed_stops_the_cycle_with_its_reason(
+    w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path, clean_chain: None
+) -> None:
     w3.provider.make_request("evm_increaseTime", [policy.snapshot.max_feed_age_s + 60])  # type: ignore[arg-type]
     w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     before = governed_params(w3, seeded)
     result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports").run_cycle(dry_run=False)
     assert result.status == "failed" and "SnapshotError" in result.detail and "stale" in result.detail
     (cycle,) = journal.cycles()
-    assert cycle["status"] == "failed" and "stale" in cycle["detail"]
+    assert cycle.status == "failed" and "stale" in cycle.detail
     assert governed_params(w3, seeded) == before and journal.attempts() == []
 
 
-def test_a_dead_rpc_fails_the_cycle_and_journals_it(seeded: Deployment, policy: Policy, journal: Journal,
-                                                    tmp_path: Path) -> None:
+def test_a_dead_rpc_fails_the_cycle_and_journals_it(
+    seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path
+) -> None:
     dead = make_web3("http://127.0.0.1:9", timeout_s=0.5)  # nothing listens on the discard port
     keeper = build_keeper(dead, seeded, policy, journal, tmp_path / "r", live=False)
     result = keeper.run_cycle()
     assert result.status == "failed" and "RpcError" in result.detail
-    assert [c["status"] for c in journal.cycles()] == ["failed"]
+    assert [c.status for c in journal.cycles()] == ["failed"]
 
 
 def test_a_malformed_policy_is_a_clear_error_at_start(tmp_path: Path) -> None:

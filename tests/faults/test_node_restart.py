@@ -30,9 +30,14 @@ def test_node_killed_mid_cycle_and_restarted(policy: Policy, tmp_path: Path) -> 
     first = AnvilNode(extra_args=["--state", str(state)]).start()
     try:
         w3 = make_web3(first.url, timeout_s=30)
-        d = deploy_market(w3, TxSender(w3, ANVIL_DEFAULT_KEY), policy.market,
-                          keeper=Account.from_key(ANVIL_KEEPER_KEY).address,
-                          guardian=Account.from_key(ANVIL_GUARDIAN_KEY).address, price_history=load_demo_rounds())
+        d = deploy_market(
+            w3,
+            TxSender(w3, ANVIL_DEFAULT_KEY),
+            policy.market,
+            keeper=Account.from_key(ANVIL_KEEPER_KEY).address,
+            guardian=Account.from_key(ANVIL_GUARDIAN_KEY).address,
+            price_history=load_demo_rounds(),
+        )
         seed_positions(w3, d, 120, method="storage")
         proxy = RpcProxy(first.url).__enter__()
         via = make_web3(proxy.url, timeout_s=2)
@@ -40,8 +45,10 @@ def test_node_killed_mid_cycle_and_restarted(policy: Policy, tmp_path: Path) -> 
         keeper = build_keeper(via, d, policy, journal, tmp_path / "r")
         sent = keeper.run_cycle(dry_run=False)
         assert sent.status == "done" and sent.sent
-        after_first = {a.symbol: read_governed_asset(d.governor_contract(w3), d.market_contract(w3), a.token).params
-                       for a in d.assets}
+        after_first = {
+            a.symbol: read_governed_asset(d.governor_contract(w3), d.market_contract(w3), a.token).params
+            for a in d.assets
+        }
 
         # the node goes away while the next cycle is reading the chain
         outcome = {}
@@ -60,14 +67,16 @@ def test_node_killed_mid_cycle_and_restarted(policy: Policy, tmp_path: Path) -> 
     with AnvilNode(extra_args=["--state", str(state)]) as second:
         proxy.upstream = second.url  # same URL for the keeper: the proxy now points at the restarted node
         w3 = make_web3(second.url, timeout_s=30)
-        restored = {a.symbol: read_governed_asset(d.governor_contract(w3), d.market_contract(w3), a.token).params
-                    for a in d.assets}
+        restored = {
+            a.symbol: read_governed_asset(d.governor_contract(w3), d.market_contract(w3), a.token).params
+            for a in d.assets
+        }
         assert restored == after_first, "the restarted node has the chain as it was"
         resumed = keeper.run_cycle(dry_run=False)
         assert resumed.status == "done", resumed.detail
         assert resumed.sent == {}  # min delays: what the first cycle sent is not sent again
         proxy.__exit__(None, None, None)
-    assert [c["status"] for c in journal.cycles()] == ["done", "failed", "done"]
+    assert [c.status for c in journal.cycles()] == ["done", "failed", "done"]
     mined = [a for a in journal.attempts() if a.status == "mined"]
     assert sorted(a.symbol for a in mined) == sorted(sent.sent) and all(a.cycle_id == 1 for a in mined)
     journal.close()

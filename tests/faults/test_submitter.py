@@ -25,34 +25,51 @@ HASH = b"\x07" * 32
 
 
 def _submitter(w3: Web3, deployment: Deployment, journal: Journal, **fees: float) -> Submitter:
-    policy = FeePolicy(receipt_timeout_s=fees.pop("receipt_timeout_s", 10.0), receipt_grace_s=1.0, poll_s=0.05,
-                       **fees)  # type: ignore[arg-type]
+    policy = FeePolicy(receipt_timeout_s=fees.pop("receipt_timeout_s", 10.0), receipt_grace_s=1.0, poll_s=0.05, **fees)  # type: ignore[arg-type]
     return Submitter(w3, Account.from_key(ANVIL_KEEPER_KEY), deployment.governor_contract(w3), journal, policy)
 
 
 def _submit(sub: Submitter, w3: Web3, deployment: Deployment, cycle: int, params: RiskParams = SAFER):
     head = w3.eth.get_block("latest")
-    return sub.submit(cycle_id=cycle, symbol="WETH", asset=deployment.asset("WETH").token, params=params,
-                      report_hash=HASH, valid_until=head["timestamp"] + 3600, block=head["number"])
+    return sub.submit(
+        cycle_id=cycle,
+        symbol="WETH",
+        asset=deployment.asset("WETH").token,
+        params=params,
+        report_hash=HASH,
+        valid_until=head["timestamp"] + 3600,
+        block=head["number"],
+    )
 
 
 def _journal_signed(sub: Submitter, w3: Web3, deployment: Deployment, cycle: int, nonce: int) -> Attempt:
     """What a process leaves when it dies right after journaling a signed WETH update (broadcast or not)."""
     fn = deployment.governor_contract(w3).functions.submitUpdate(
-        deployment.asset("WETH").token, SAFER.as_tuple(), HASH, w3.eth.get_block("latest")["timestamp"] + 3600)
-    tx = {"to": deployment.governor, "data": fn._encode_transaction_data(), "value": 0, "gas": 300_000,
-          "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "nonce": nonce, "chainId": sub.chain_id,
-          "type": 2}
+        deployment.asset("WETH").token, SAFER.as_tuple(), HASH, w3.eth.get_block("latest")["timestamp"] + 3600
+    )
+    tx = {
+        "to": deployment.governor,
+        "data": fn._encode_transaction_data(),
+        "value": 0,
+        "gas": 300_000,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 10**9,
+        "nonce": nonce,
+        "chainId": sub.chain_id,
+        "type": 2,
+    }
     return sub._sign(tx, cycle, "WETH", deployment.asset("WETH").token)
 
 
 def _weth(w3: Web3, deployment: Deployment) -> RiskParams:
-    return read_governed_asset(deployment.governor_contract(w3), deployment.market_contract(w3),
-                               deployment.asset("WETH").token).params
+    return read_governed_asset(
+        deployment.governor_contract(w3), deployment.market_contract(w3), deployment.asset("WETH").token
+    ).params
 
 
-def test_an_update_lands_once_and_is_journaled(w3: Web3, deployment: Deployment, journal: Journal,
-                                               clean_chain: None) -> None:
+def test_an_update_lands_once_and_is_journaled(
+    w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None
+) -> None:
     sub = _submitter(w3, deployment, journal)
     cycle = journal.start_cycle(dry_run=False)
     outcome = _submit(sub, w3, deployment, cycle)
@@ -63,8 +80,9 @@ def test_an_update_lands_once_and_is_journaled(w3: Web3, deployment: Deployment,
     assert journal.spent_since(sub.address, 0) == outcome.attempt.gas_used * outcome.attempt.effective_gas_price
 
 
-def test_a_simulated_revert_signs_nothing(w3: Web3, deployment: Deployment, journal: Journal,
-                                          clean_chain: None) -> None:
+def test_a_simulated_revert_signs_nothing(
+    w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None
+) -> None:
     sub = _submitter(w3, deployment, journal)
     too_far = RiskParams(ltv=7000, liquidation_threshold=8250, liquidation_bonus=500)  # LTV -1000 > max step
     with pytest.raises(ContractRevert) as err:
@@ -73,11 +91,11 @@ def test_a_simulated_revert_signs_nothing(w3: Web3, deployment: Deployment, jour
     assert journal.attempts() == []
 
 
-def test_a_stuck_transaction_is_replaced(w3: Web3, deployment: Deployment, journal: Journal,
-                                         clean_chain: None) -> None:
+def test_a_stuck_transaction_is_replaced(w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None) -> None:
     sub = _submitter(w3, deployment, journal, receipt_timeout_s=0.6)
     w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
     try:
+
         def mine_later() -> None:  # the first attempt sits in the pool past its timeout, then a block comes
             time.sleep(1.0)
             w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
@@ -119,8 +137,9 @@ def test_crash_after_send_before_journal_update_does_not_double_submit(
     assert len(journal.attempts()) == 1
 
 
-def test_crash_before_broadcast_is_sent_by_the_restart(w3: Web3, deployment: Deployment, journal: Journal,
-                                                       clean_chain: None) -> None:
+def test_crash_before_broadcast_is_sent_by_the_restart(
+    w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None
+) -> None:
     sub = _submitter(w3, deployment, journal)
     cycle = journal.start_cycle(dry_run=False)
     _journal_signed(sub, w3, deployment, cycle, sub.next_nonce())  # journaled, never broadcast
@@ -154,16 +173,26 @@ def test_a_receipt_that_lags_the_nonce_settles_the_attempt_as_mined(
     assert _weth(w3, deployment) == SAFER
 
 
-def test_a_nonce_consumed_by_another_sender_is_noticed(w3: Web3, deployment: Deployment, journal: Journal,
-                                                       clean_chain: None) -> None:
+def test_a_nonce_consumed_by_another_sender_is_noticed(
+    w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None
+) -> None:
     sub = _submitter(w3, deployment, journal)
     cycle = journal.start_cycle(dry_run=False)
     nonce = sub.next_nonce()
     _journal_signed(sub, w3, deployment, cycle, nonce)
     # the same key used elsewhere (another keeper instance, a wallet) takes the nonce first
-    other = Account.from_key(ANVIL_KEEPER_KEY).sign_transaction({
-        "to": sub.address, "value": 1, "gas": 21_000, "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9,
-        "nonce": nonce, "chainId": sub.chain_id, "type": 2})
+    other = Account.from_key(ANVIL_KEEPER_KEY).sign_transaction(
+        {
+            "to": sub.address,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 10**10,
+            "maxPriorityFeePerGas": 10**9,
+            "nonce": nonce,
+            "chainId": sub.chain_id,
+            "type": 2,
+        }
+    )
     w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(other.raw_transaction))
     assert sub.reconcile() == []
     (dropped,) = journal.attempts()
@@ -173,8 +202,7 @@ def test_a_nonce_consumed_by_another_sender_is_noticed(w3: Web3, deployment: Dep
     assert _weth(w3, deployment) == SAFER
 
 
-def test_fee_caps_refuse_before_signing(w3: Web3, deployment: Deployment, journal: Journal,
-                                        clean_chain: None) -> None:
+def test_fee_caps_refuse_before_signing(w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None) -> None:
     cycle = journal.start_cycle(dry_run=False)
     with pytest.raises(ExecutionError, match="exceeds the cap"):
         _submit(_submitter(w3, deployment, journal, max_fee_gwei=1e-6), w3, deployment, cycle)

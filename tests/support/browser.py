@@ -12,8 +12,15 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 # the flags the machines' probe uses: no sandbox as root, and no background traffic into a closed network
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @dataclass
@@ -41,16 +48,22 @@ def open_report(html: Path, screenshot: Path) -> RenderedPage:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             console: list[str] = []
             errors: list[str] = []
-            page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("warning", "error")
-                    else None)
+            page.on(
+                "console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("warning", "error") else None
+            )
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url[:80]}"))
             page.goto(html.resolve().as_uri(), wait_until="load")
             images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.alt, i.complete && i.naturalWidth])")
             headings = page.eval_on_selector_all("h2", "hs => hs.map(h => h.textContent)")
             page.screenshot(path=str(screenshot), full_page=True)
-            return RenderedPage(title=page.title(), headings=headings, images=len(images),
-                                broken_images=[alt for alt, width in images if not width], console=console,
-                                errors=errors)
+            return RenderedPage(
+                title=page.title(),
+                headings=headings,
+                images=len(images),
+                broken_images=[alt for alt, width in images if not width],
+                console=console,
+                errors=errors,
+            )
         finally:
             browser.close()

@@ -19,13 +19,15 @@ from oracle.execution.submit import FeePolicy
 from oracle.keeper import Keeper
 
 
-def build_keeper(w3: Web3, d: Deployment, policy: Policy, journal: Journal, reports_dir: Path,
-                 live: bool = True) -> Keeper:
+def build_keeper(
+    w3: Web3, d: Deployment, policy: Policy, journal: Journal, reports_dir: Path, live: bool = True
+) -> Keeper:
     """A keeper on ``d`` through ``w3`` (the app's composition root), with the anvil keeper key when ``live``
     (fast receipt polling)."""
     signer = Account.from_key(ANVIL_KEEPER_KEY) if live else None
-    return build_app_keeper(w3, MarketAddresses.of(d), policy, journal, reports_dir, signer=signer,
-                            fees=FeePolicy(poll_s=0.05))
+    return build_app_keeper(
+        w3, MarketAddresses.of(d), policy, journal, reports_dir, signer=signer, fees=FeePolicy(poll_s=0.05)
+    )
 
 
 def governed_params(w3: Web3, d: Deployment) -> dict[str, RiskParams]:

@@ -36,8 +36,9 @@ class RpcProxy:
                     return
                 if proxy.stall_s:
                     time.sleep(proxy.stall_s)
-                answer = requests.post(proxy.upstream, data=body, headers={"Content-Type": "application/json"},
-                                       timeout=60)
+                answer = requests.post(
+                    proxy.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=60
+                )
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer.content)))

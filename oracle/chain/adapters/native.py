@@ -30,10 +30,17 @@ class NativeMarketAdapter:
     """Reads the reference market: one batch for market-wide state, one per asset, then the positions."""
 
     def __init__(self, address: str) -> None:
-        self.address = Web3.to_checksum_address(address)
+        self.address: str = Web3.to_checksum_address(address)
 
-    def _call(self, signature: str, types: Sequence[str] = (), args: Sequence[object] = (), label: str = "",
-              gas: int = 30_000, target: str | None = None) -> Call:
+    def _call(
+        self,
+        signature: str,
+        types: Sequence[str] = (),
+        args: Sequence[object] = (),
+        label: str = "",
+        gas: int = 30_000,
+        target: str | None = None,
+    ) -> Call:
         return Call(target or self.address, False, encode_call(signature, types, args), label or signature, gas)
 
     def read_market(self, mc: Multicall, block: int) -> RawMarket:
@@ -55,8 +62,9 @@ class NativeMarketAdapter:
         stable = abi_decode(["address"], results[6].data)[0]
         stable_decimals = abi_decode(["uint8"], results[7].data)[0]
 
-        per_asset: list[Call] = [self._call("balanceOf(address)", ["address"], [self.address],
-                                            "stable.balanceOf(market)", target=stable)]
+        per_asset: list[Call] = [
+            self._call("balanceOf(address)", ["address"], [self.address], "stable.balanceOf(market)", target=stable)
+        ]
         for a in assets:
             per_asset += [
                 self._call("collateralConfig(address)", ["address"], [a], f"collateralConfig({a})"),
@@ -70,20 +78,28 @@ class NativeMarketAdapter:
         for i, a in enumerate(assets):
             cfg, total, symbol, decimals = res[1 + 4 * i : 5 + 4 * i]
             feed, token_dec, feed_dec, _listed, params = abi_decode([_COLLATERAL_CONFIG], cfg.data)[0]
-            raw_assets.append(RawAsset(
-                address=Web3.to_checksum_address(a),
-                symbol=abi_decode(["string"], symbol.data)[0],
-                token_decimals=abi_decode(["uint8"], decimals.data)[0],
-                recorded_token_decimals=token_dec,
-                feed=Web3.to_checksum_address(feed),
-                recorded_feed_decimals=feed_dec,
-                params=RiskParams.from_tuple(params),
-                total_collateral=abi_decode(["uint256"], total.data)[0],
-            ))
+            raw_assets.append(
+                RawAsset(
+                    address=Web3.to_checksum_address(a),
+                    symbol=abi_decode(["string"], symbol.data)[0],
+                    token_decimals=abi_decode(["uint8"], decimals.data)[0],
+                    recorded_token_decimals=token_dec,
+                    feed=Web3.to_checksum_address(feed),
+                    recorded_feed_decimals=feed_dec,
+                    params=RiskParams.from_tuple(params),
+                    total_collateral=abi_decode(["uint256"], total.data)[0],
+                )
+            )
         return RawMarket(
-            stable=Web3.to_checksum_address(stable), stable_decimals=stable_decimals, close_factor_bps=close_factor,
-            total_supplied=supplied, total_debt=total_debt, bad_debt=bad_debt, available_liquidity=cash,
-            borrowers=borrowers, assets=tuple(raw_assets),
+            stable=Web3.to_checksum_address(stable),
+            stable_decimals=stable_decimals,
+            close_factor_bps=close_factor,
+            total_supplied=supplied,
+            total_debt=total_debt,
+            bad_debt=bad_debt,
+            available_liquidity=cash,
+            borrowers=borrowers,
+            assets=tuple(raw_assets),
         )
 
     def read_positions(self, mc: Multicall, block: int, market: RawMarket) -> tuple[RawPosition, ...]:
@@ -91,8 +107,10 @@ class NativeMarketAdapter:
         accounts = [
             checksum_address(r.data[12:32])
             for r in mc.run(
-                [self._call("borrowerAt(uint256)", ["uint256"], [i], f"borrowerAt({i})", 8_000)
-                 for i in range(market.borrowers)],
+                [
+                    self._call("borrowerAt(uint256)", ["uint256"], [i], f"borrowerAt({i})", 8_000)
+                    for i in range(market.borrowers)
+                ],
                 block,
             )
         ]
