@@ -69,8 +69,12 @@ def main() -> None:
     policy = load_policy()
     with tempfile.TemporaryDirectory() as tmp, demo_chain(policy, args.positions, Path(tmp) / "demo", print) as run:
         deployment = Path(run.result.report_dir) / "deployment.json"
-        env = {**os.environ, "ORACLE_CACHE_DIR": str(Path(tmp) / "cache"), "ORACLE_JOURNAL": str(Path(tmp) / "j"),
-               "ORACLE_REPORTS_DIR": str(Path(tmp) / "reports")}
+        env = {
+            **os.environ,
+            "ORACLE_CACHE_DIR": str(Path(tmp) / "cache"),
+            "ORACLE_JOURNAL": str(Path(tmp) / "j"),
+            "ORACLE_REPORTS_DIR": str(Path(tmp) / "reports"),
+        }
         chain = ["--rpc", run.url, "--deployment", str(deployment)]
         cold = _one_shot(["recommend", *chain], env)
         warm = [_one_shot(["recommend", *chain], env) for _ in range(args.reps)]
@@ -80,8 +84,13 @@ def main() -> None:
         build_report = _Stopwatch(sys.modules["oracle.keeper"], "build_report")
         write_report = _Stopwatch(sys.modules["oracle.keeper"], "write_report")
         journal = Journal(Path(tmp) / "bench-journal.sqlite")
-        keeper = build_keeper(make_web3(run.url, 60), MarketAddresses.of(run.result.deployment), policy, journal,
-                              Path(tmp) / "bench-reports")
+        keeper = build_keeper(
+            make_web3(run.url, 60),
+            MarketAddresses.of(run.result.deployment),
+            policy,
+            journal,
+            Path(tmp) / "bench-reports",
+        )
         stages: dict[str, list[float]] = {"cycle": [], "analyse": [], "build": [], "render": []}
         for rep in range(args.reps + 1):  # the first pays this process's one-time costs
             started = time.perf_counter()
@@ -98,15 +107,26 @@ def main() -> None:
         journal.close()
     median = {k: statistics.median(v) for k, v in stages.items()}
     warm_s, cycle_s = statistics.median(warm), statistics.median(cycle_cli)
-    print(f"recommend, one shot: cold cache {cold:.1f} s, warm {warm_s:.1f} s ({warm_s / cold:.2f}x); "
-          f"cycle, one shot: {cycle_s:.1f} s")
+    print(
+        f"recommend, one shot: cold cache {cold:.1f} s, warm {warm_s:.1f} s ({warm_s / cold:.2f}x); "
+        f"cycle, one shot: {cycle_s:.1f} s"
+    )
     print("dry-run cycle in a running keeper: " + ", ".join(f"{k} {v:.2f} s" for k, v in median.items()))
-    print(json.dumps({
-        "bench": "cycle", "positions": args.positions, "reps": args.reps, "threads": torch.get_num_threads(),
-        "recommend_cold_s": round(cold, 2), "recommend_warm_s": round(warm_s, 2),
-        "warm_over_cold": round(warm_s / cold, 3), "cycle_one_shot_s": round(cycle_s, 2),
-        "cycle_in_process_s": {k: round(v, 3) for k, v in median.items()},
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "cycle",
+                "positions": args.positions,
+                "reps": args.reps,
+                "threads": torch.get_num_threads(),
+                "recommend_cold_s": round(cold, 2),
+                "recommend_warm_s": round(warm_s, 2),
+                "warm_over_cold": round(warm_s / cold, 3),
+                "cycle_one_shot_s": round(cycle_s, 2),
+                "cycle_in_process_s": {k: round(v, 3) for k, v in median.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -11,11 +11,11 @@ import hashlib
 import json
 import platform
 from dataclasses import asdict
+from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import arch
 import numpy as np
 import pandas as pd
 import torch
@@ -57,7 +57,7 @@ def save_model(
             "torch": torch.__version__,
             "numpy": np.__version__,
             "pandas": pd.__version__,
-            "arch": arch.__version__,
+            "arch": version("arch"),  # not imported: 1.3 s that loading a model does not need
         },
     }
     meta.write_text(json.dumps(metadata, indent=1, sort_keys=True) + "\n")
