@@ -22,6 +22,7 @@ from oracle.domain.forecast import VolForecast
 from oracle.domain.params import RiskParams
 from oracle.domain.policy import Policy
 from oracle.domain.snapshot import MarketSnapshot
+from oracle.errors import ModelError
 from oracle.explain.attribution import AssetAttribution, Model, explain, explain_change
 from oracle.explain.background import BACKGROUND_DAYS, recent_background, recent_forecasts
 from oracle.explain.robustness import explainer_gaps
@@ -139,7 +140,7 @@ def forecast_tracks(
         if vol_model is not None:
             try:
                 tracks[symbol] = recent_forecasts(vol_model, frame, days)
-            except (ValueError, KeyError, IndexError):
+            except (ModelError, ValueError, KeyError, IndexError):
                 pass  # too little history for the model
     return tracks
 

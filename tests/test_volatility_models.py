@@ -13,6 +13,7 @@ import torch
 from arch import arch_model
 
 from oracle.data.demo_prices import load_demo_prices
+from oracle.errors import ModelError
 from oracle.models.base import daily_history
 from oracle.models.baselines import EWMA, HAR, GarchT
 from oracle.models.evaluate import score, walk_forward
@@ -119,7 +120,7 @@ def test_neural_shapes_determinism_and_round_trip(histories, tmp_path: Path) -> 
     pd.testing.assert_frame_equal(fa, loaded.forecast(h, h.index[200]))
     state = a.state()
     state["features"] = [*FEATURES, "extra"]
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ModelError, match="features"):
         NeuralForecaster.from_state(state)
 
 
@@ -202,7 +203,7 @@ def test_ensemble_averages_its_members_variances_and_round_trips(histories, tmp_
     old["weights"] = old["weights"][0]  # type: ignore[index]
     old["hp"] = {k: v for k, v in old["hp"].items() if k != "ensemble"}  # type: ignore[union-attr]
     pd.testing.assert_frame_equal(NeuralForecaster.from_state(old).forecast(h, h.index[200]), members[0])
-    with pytest.raises(ValueError, match="2 networks"):
+    with pytest.raises(ModelError, match="2 networks"):
         NeuralForecaster.from_state({**pair.state(), "hp": {**pair.state()["hp"], "ensemble": 3}})  # type: ignore[dict-item]
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 from arch import arch_model
 from arch.univariate.base import ARCHModel
 
+from oracle.errors import ModelError
 from oracle.models.base import EWMA_LAMBDA, EWMA_WARMUP, empirical_quantiles, ewma_variances, student_t_quantiles
 
 SCALE = 100.0  # arch prefers returns in percent
@@ -57,7 +58,7 @@ class GarchT:
 
     def forecast(self, history: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
         if self.params is None:
-            raise RuntimeError("fit first")
+            raise ModelError("fit first")
         r = history["r"]
         res = self._model(r).fix(self.params)
         # arch's forecast at index t is for t + 1: shift onto the target day
@@ -104,6 +105,6 @@ class HAR:
 
     def forecast(self, history: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
         if self.coef is None:
-            raise RuntimeError("fit first")
+            raise ModelError("fit first")
         variance = self._predict(history).loc[start:]
         return pd.DataFrame({"variance": variance, **self.quantiles}, index=variance.index)

@@ -77,6 +77,6 @@ def load_model(path: Path = ARTIFACT_DIR / f"{DEFAULT_NAME}.pt") -> tuple[Neural
         raise ModelError(f"{path}: weights do not match the sha256 in {meta_path.name}")
     try:
         model = NeuralForecaster.from_state(torch.load(path, weights_only=False))
-    except (ValueError, KeyError, RuntimeError) as exc:
+    except (ModelError, ValueError, KeyError, RuntimeError) as exc:
         raise ModelError(f"{path}: {exc}") from exc
     return model, metadata

@@ -21,6 +21,7 @@ import torch
 from scipy.cluster.vq import kmeans2
 from torch import nn
 
+from oracle.errors import ModelError
 from oracle.models.base import QUANTILES, unit_t_ppf
 
 FEATURES = ("r", "abs_r", "gk", "pk", "gk5", "gk22", "ewma", "garch", "drawdown", "regime")
@@ -71,7 +72,7 @@ class RegimeModel:
     def label(self, frame: pd.DataFrame) -> pd.Series:
         """0 (calm), 0.5 or 1 (stressed) per day; each day labelled from that day's features only."""
         if self.centroids is None:
-            raise RuntimeError("fit first")
+            raise ModelError("fit first")
         x = frame[list(self.COLUMNS)].to_numpy()
         nearest = np.argmin(((x[:, None, :] - self.centroids[None]) ** 2).sum(-1), axis=1)
         return pd.Series(nearest / 2.0, index=frame.index)
@@ -146,7 +147,7 @@ class _Net(nn.Module):
                 channels = hidden
             self.encoder = nn.Sequential(*layers)
         else:
-            raise ValueError(f"unknown architecture {arch!r}")
+            raise ModelError(f"unknown architecture {arch!r}")
         self.head = nn.Sequential(nn.Linear(hidden + n_features, hidden), nn.GELU(), nn.Linear(hidden, 2))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,7 +203,7 @@ class NeuralForecaster:
         self.regime = RegimeModel().fit([features(h) for h in histories.values()], self.hp.seed)
         x, proxy, ret, level = self._samples(histories)
         if len(x) == 0:
-            raise ValueError("not enough history to train")
+            raise ModelError("not enough history to train")
         log_proxy = torch.log(proxy) - level
         scaled_r = ret / torch.exp(level / 2)
         members = [self._train_one(x, log_proxy, scaled_r, self.hp.seed + k) for k in range(self.hp.ensemble)]
@@ -249,7 +250,7 @@ class NeuralForecaster:
         """Relative log variance and dof per window: the members' variances averaged (not their logs: QLIKE
         punishes an under-forecast more than an over-forecast), their dofs averaged."""
         if not self.nets:
-            raise RuntimeError("fit or load first")
+            raise ModelError("fit or load first")
         with torch.no_grad():
             outs = [net(torch.from_numpy(x)) for net in self.nets]
         m = torch.logsumexp(torch.stack([o[0] for o in outs]), dim=0) - math.log(len(outs))
@@ -281,7 +282,7 @@ class NeuralForecaster:
         feat = features(history, self.regime)
         x, _ends = _windows(feat, self.hp.seq_len)
         if len(x) == 0:
-            raise ValueError(f"need at least {MIN_HISTORY + self.hp.seq_len} days of history")
+            raise ModelError(f"need at least {MIN_HISTORY + self.hp.seq_len} days of history")
         level = feat["level"].iloc[-1]
         m, dof = self._predict(x[-1:])
         return float(np.exp(float(m[0]) + level)), float(dof[0])
@@ -289,7 +290,7 @@ class NeuralForecaster:
     def regime_labels(self, history: pd.DataFrame) -> pd.Series:
         """The regime label (0 calm, 0.5, 1 stressed) of each day of ``history`` with enough history."""
         if self.regime is None:
-            raise RuntimeError("fit or load first")
+            raise ModelError("fit or load first")
         return features(history, self.regime)["regime"]
 
     def regime_of(self, history: pd.DataFrame) -> float:
@@ -300,7 +301,7 @@ class NeuralForecaster:
     def state(self) -> dict[str, object]:
         """Weights, regime centroids and hyper-parameters, for ``torch.save``."""
         if not self.nets or self.regime is None or self.regime.centroids is None:
-            raise RuntimeError("nothing to save")
+            raise ModelError("nothing to save")
         return {
             "hp": asdict(self.hp),
             "features": list(FEATURES),
@@ -312,12 +313,12 @@ class NeuralForecaster:
     def from_state(cls, state: dict[str, Any]) -> NeuralForecaster:
         """Rebuild from ``state()``; refuses a feature set that differs from this code's."""
         if list(state["features"]) != list(FEATURES):
-            raise ValueError(f"artifact features {state['features']} != code features {list(FEATURES)}")
+            raise ModelError(f"artifact features {state['features']} != code features {list(FEATURES)}")
         model = cls(HyperParams(**{"ensemble": 1, **state["hp"]}))
         weights = state["weights"]
         members = weights if isinstance(weights, list) else [weights]  # one network: a single state dict
         if len(members) != model.hp.ensemble:
-            raise ValueError(f"artifact has {len(members)} networks, its hyper-parameters say {model.hp.ensemble}")
+            raise ModelError(f"artifact has {len(members)} networks, its hyper-parameters say {model.hp.ensemble}")
         for member in members:
             net = _Net(len(FEATURES), model.hp.hidden, model.hp.arch)
             net.load_state_dict(member)
