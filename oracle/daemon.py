@@ -44,12 +44,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+QUIET_LIBRARIES = ("shap", "numba", "matplotlib", "urllib3", "web3", "asyncio")  # their INFO is not the keeper's news
+
+
 def configure_json_logging(level: int = logging.INFO) -> None:
+    """JSON lines on stderr at ``level``; the libraries in ``QUIET_LIBRARIES`` log warnings and errors only (shap's
+    kernel explainer logs its internals at INFO on every cycle)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 class KeeperMetrics:

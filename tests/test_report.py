@@ -252,3 +252,45 @@ def test_a_report_whose_hash_is_on_chain_is_never_overwritten(
     result = build_keeper(w3, seeded, policy, journal, tmp_path / "reports", live=False).run_cycle()
     assert result.status == "done" and result.report_dir == taken.with_name(f"{block}-cycle{result.cycle_id}")
     assert Seal.model_validate_json((taken / SEAL).read_text()) == sealed and sorted(taken.iterdir()) == [taken / SEAL]
+
+
+def test_a_cycle_is_analysed_once_and_the_report_only_formats_it(
+    cycles: Cycles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pipeline builds each asset's candles and forecast track once and runs the cascade once per parameter
+    set (current, each gated update, all proposed updates); building the report from the analysis runs none."""
+    import oracle.pipeline as pipeline
+    import oracle.risk.gate as gate
+    from oracle.keeper import load_forecaster
+    from oracle.report.build import build_report
+
+    assert cycles.live.report_dir is not None
+    report = _report(cycles.live.report_dir)
+    inputs = report.inputs
+    calls = {"candles": 0, "tracks": 0, "cascade": 0}
+
+    def counted(name: str, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(pipeline, "daily_candles", counted("candles", pipeline.daily_candles))
+    monkeypatch.setattr(pipeline, "recent_forecasts", counted("tracks", pipeline.recent_forecasts))
+    monkeypatch.setattr(pipeline, "run_cascade", counted("cascade", pipeline.run_cascade))
+    monkeypatch.setattr(gate, "run_cascade", counted("cascade", gate.run_cascade))
+    model, _card = load_forecaster()
+    analysis = pipeline.analyse(
+        inputs.snapshot, inputs.policy, inputs.calibration, model, inputs.previous, robustness=True
+    )
+    assets = len(inputs.snapshot.assets)
+    gated = sum(1 for a in analysis.recommendation.assets if a.gate is not None)
+    assert calls["candles"] == assets and calls["tracks"] == assets
+    assert calls["cascade"] == 1 + gated + (1 if analysis.applied else 0)
+    assert analysis.recommendation == report.recommendation  # the same numbers the keeper published
+
+    before = dict(calls)
+    rebuilt = build_report(analysis, inputs, cycle_id=report.cycle_id, dry_run=report.dry_run)
+    assert calls == before, "building the report must not compute any part of the analysis again"
+    assert rebuilt.risk == report.risk and rebuilt.vol_tracks == report.vol_tracks

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from oracle import __version__
-from oracle.config import DEFAULT_POLICY, load_policy, load_settings
+from oracle.config import DEFAULT_POLICY, Settings, load_policy, load_settings
 from oracle.errors import OracleError
 
 if TYPE_CHECKING:  # heavy imports (torch, web3) stay out of `risk-oracle --help`
@@ -270,6 +270,18 @@ def recommend(
 
 
 LiveOption = Annotated[bool, typer.Option("--live/--dry-run", help="send the updates (default: dry run)")]
+JournalOption = Annotated[Path | None, typer.Option(help="the keeper's SQLite journal (default: ORACLE_JOURNAL)")]
+ReportsDirOption = Annotated[
+    Path | None, typer.Option(help="where cycle reports go (default: ORACLE_REPORTS_DIR, else reports/)")
+]
+
+
+def _keeper_settings(config: Path | None, journal: Path | None, reports_dir: Path | None) -> Settings:
+    """The settings, with ``--journal`` and ``--reports-dir`` over the file and the environment."""
+    given = {"journal": journal, "reports_dir": reports_dir}
+    return load_settings(config, **{k: v for k, v in given.items() if v is not None})
+
+
 ModelOption = Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")]
 
 
@@ -280,6 +292,8 @@ def cycle(
     deployment: DeploymentOption = None,
     live: LiveOption = False,
     model: ModelOption = None,
+    journal: JournalOption = None,
+    reports_dir: ReportsDirOption = None,
     policy: PolicyOption = DEFAULT_POLICY,
     config: SettingsOption = None,
 ) -> None:
@@ -289,7 +303,12 @@ def cycle(
     from oracle.cli.views import print_recommendation
 
     keeper = keeper_from_settings(
-        load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment, live=live, model=model
+        _keeper_settings(config, journal, reports_dir),
+        load_policy(policy),
+        rpc=rpc,
+        deployment=deployment,
+        live=live,
+        model=model,
     )
     result = keeper.run_cycle(dry_run=not live)
     if result.recommendation is not None:
@@ -371,6 +390,8 @@ def run(
     metrics_port: Annotated[int, typer.Option(help="127.0.0.1 port of /metrics and /healthz (0: any)")] = 9464,
     max_cycles: Annotated[int | None, typer.Option(help="stop after this many cycles (default: never)")] = None,
     model: ModelOption = None,
+    journal: JournalOption = None,
+    reports_dir: ReportsDirOption = None,
     policy: PolicyOption = DEFAULT_POLICY,
     config: SettingsOption = None,
 ) -> None:
@@ -381,7 +402,12 @@ def run(
 
     configure_json_logging()
     keeper = keeper_from_settings(
-        load_settings(config), load_policy(policy), rpc=rpc, deployment=deployment, live=live, model=model
+        _keeper_settings(config, journal, reports_dir),
+        load_policy(policy),
+        rpc=rpc,
+        deployment=deployment,
+        live=live,
+        model=model,
     )
     run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
 

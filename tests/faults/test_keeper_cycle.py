@@ -104,3 +104,22 @@ def test_a_malformed_policy_is_a_clear_error_at_start(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["cycle", "--policy", str(bad)])
     assert result.exit_code == 2
     assert "invalid policy" in result.output and "valid_for_s" in result.output
+
+
+def test_cycle_takes_its_journal_and_reports_dir_from_the_command_line(
+    anvil, seeded: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORACLE_JOURNAL", str(tmp_path / "env-journal.sqlite"))  # the options win over it
+    seeded.save(tmp_path / "deployment.json")
+    args = ["cycle", "--rpc", anvil.url, "--deployment", str(tmp_path / "deployment.json")]
+    paths = ["--journal", str(tmp_path / "j" / "journal.sqlite"), "--reports-dir", str(tmp_path / "r")]
+    result = CliRunner().invoke(app, [*args, *paths], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    journal = Journal(tmp_path / "j" / "journal.sqlite")
+    try:
+        (cycle,) = journal.cycles()
+    finally:
+        journal.close()
+    assert cycle.status == "done" and cycle.dry_run
+    assert list((tmp_path / "r").glob("*/*/manifest.json")), "the report goes under --reports-dir"
+    assert not (tmp_path / "env-journal.sqlite").exists()
