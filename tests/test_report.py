@@ -5,8 +5,10 @@ in a real headless Chromium."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -269,8 +271,8 @@ def test_a_cycle_is_analysed_once_and_the_report_only_formats_it(
     inputs = report.inputs
     calls = {"candles": 0, "tracks": 0, "cascade": 0}
 
-    def counted(name: str, fn):
-        def wrapper(*args, **kwargs):
+    def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             calls[name] += 1
             return fn(*args, **kwargs)
 
