@@ -21,6 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from oracle.errors import ConfigError
 from oracle.keeper import CycleResult, Keeper
 
 log = logging.getLogger("oracle.daemon")
@@ -127,7 +128,12 @@ def serve_metrics(metrics: KeeperMetrics, port: int, interval_s: float) -> Threa
         def log_message(self, format: str, *args: object) -> None:
             return  # scrapes are not log events
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    except OSError as exc:  # EADDRINUSE, EACCES
+        raise ConfigError(
+            f"metrics port 127.0.0.1:{port} cannot be served: {exc.strerror} (choose --metrics-port)"
+        ) from exc
     threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     return server
 

@@ -8,6 +8,7 @@ cannot fix it. ``rpc_call`` turns what still fails into an ``RpcError`` that nam
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -67,3 +68,12 @@ def rpc_call(w3: Web3, call: Callable[[], T], what: str) -> T:
         raise RpcError(f"{what}: RPC failed after {_attempts(w3)} attempts: {type(exc).__name__}: {exc}") from exc
     except Web3RPCError as exc:
         raise RpcError(f"{what}: node returned an error: {exc}") from exc
+    except requests.exceptions.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "error"
+        raise RpcError(f"{what}: {_endpoint(w3)} answered HTTP {status} (is it a JSON-RPC node?)") from exc
+    except json.JSONDecodeError as exc:
+        raise RpcError(f"{what}: {_endpoint(w3)} is not a JSON-RPC node (its answer is not JSON)") from exc
+
+
+def _endpoint(w3: Web3) -> str:
+    return str(getattr(w3.provider, "endpoint_uri", "the node"))

@@ -160,7 +160,7 @@ def deploy(
 
 
 RpcOption = Annotated[str | None, typer.Option(help="JSON-RPC URL (default: settings' rpc_url)")]
-BlockOption = Annotated[int | None, typer.Option(help="block to read (default: the latest)")]
+BlockOption = Annotated[int | None, typer.Option(min=0, help="block to read (default: the latest)")]
 DeploymentOption = Annotated[
     Path | None, typer.Option(help="deployment.json from `deploy` (else ORACLE_MARKET/GOVERNOR/MULTICALL)")
 ]
