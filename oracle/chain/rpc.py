@@ -25,6 +25,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 RPC_ATTEMPTS = 4  # per request, the first included
+DEFAULT_TIMEOUT_S = 30.0  # per request: web3's own default (settings pass rpc_timeout_s)
 RPC_BACKOFF_S = 0.2  # before the second attempt; doubles after each failure
 
 # transport failures worth another attempt
@@ -40,7 +41,7 @@ TRANSIENT = (
 
 
 def make_web3(
-    url: str, timeout_s: float = 10.0, *, attempts: int = RPC_ATTEMPTS, backoff_s: float = RPC_BACKOFF_S
+    url: str, timeout_s: float = DEFAULT_TIMEOUT_S, *, attempts: int = RPC_ATTEMPTS, backoff_s: float = RPC_BACKOFF_S
 ) -> Web3:
     """A web3 instance over HTTP(S) with a per-request timeout and ``attempts`` tries per request; a URL that is
     not ``http(s)://host[:port]`` raises ``ConfigError``."""
