@@ -101,7 +101,7 @@ def main() -> None:
     for k, v in median.items():
         print(f"{k:<13} {v * 1e3:8.0f} ms")
     print(
-        f"report (build + render + seal) {report_s:.2f} s = {report_s / median['recommend']:.1f}x the "
+        f"report (robustness + build + render + seal) {report_s:.2f} s = {report_s / median['recommend']:.1f}x the "
         f"recommendation ({median['recommend']:.2f} s); verify {verify_s:.1f} s (cold: includes numba's compile); "
         f"directory {sum(size.values()) / 1e6:.2f} MB (report.html {size['report.html'] / 1e6:.2f} MB)"
     )

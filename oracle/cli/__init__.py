@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 
 from oracle import __version__
-from oracle.config import DEFAULT_POLICY, Settings, load_policy, load_settings
+from oracle.config import DEFAULT_POLICY, load_policy, load_settings
 from oracle.errors import OracleError
 
 if TYPE_CHECKING:  # heavy imports (torch, web3) stay out of `risk-oracle --help`
     from oracle.domain.snapshot import MarketSnapshot
+    from oracle.keeper import Keeper
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -276,10 +277,23 @@ ReportsDirOption = Annotated[
 ]
 
 
-def _keeper_settings(config: Path | None, journal: Path | None, reports_dir: Path | None) -> Settings:
-    """The settings, with ``--journal`` and ``--reports-dir`` over the file and the environment."""
+def _keeper(
+    rpc: str | None,
+    deployment: Path | None,
+    live: bool,
+    model: Path | None,
+    journal: Path | None,
+    reports_dir: Path | None,
+    policy: Path,
+    config: Path | None,
+) -> Keeper:
+    """The keeper of ``cycle`` and ``run``: the settings, with ``--journal`` and ``--reports-dir`` over the file and
+    the environment, wired by the composition root."""
+    from oracle.app import keeper_from_settings
+
     given = {"journal": journal, "reports_dir": reports_dir}
-    return load_settings(config, **{k: v for k, v in given.items() if v is not None})
+    settings = load_settings(config, **{k: v for k, v in given.items() if v is not None})
+    return keeper_from_settings(settings, load_policy(policy), rpc=rpc, deployment=deployment, live=live, model=model)
 
 
 ModelOption = Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")]
@@ -299,17 +313,9 @@ def cycle(
 ) -> None:
     """One keeper cycle, then exit: snapshot, forecast, recommend, gate, explain, record, and (with --live) send
     through the governor. Journaled in the settings' journal; the record goes to reports/<chain>/<block>/."""
-    from oracle.app import keeper_from_settings
     from oracle.cli.views import print_recommendation
 
-    keeper = keeper_from_settings(
-        _keeper_settings(config, journal, reports_dir),
-        load_policy(policy),
-        rpc=rpc,
-        deployment=deployment,
-        live=live,
-        model=model,
-    )
+    keeper = _keeper(rpc, deployment, live, model, journal, reports_dir, policy, config)
     result = keeper.run_cycle(dry_run=not live)
     if result.recommendation is not None:
         print_recommendation(result.recommendation, keeper.source.w3.eth.chain_id, console, result.status == "paused")
@@ -397,18 +403,10 @@ def run(
 ) -> None:
     """The keeper daemon: a cycle every INTERVAL seconds (never two at once), Prometheus /metrics and /healthz,
     JSON logs on stderr; SIGTERM or Ctrl-C stops it after the cycle in flight."""
-    from oracle.app import keeper_from_settings
     from oracle.daemon import configure_json_logging, run_daemon
 
     configure_json_logging()
-    keeper = keeper_from_settings(
-        _keeper_settings(config, journal, reports_dir),
-        load_policy(policy),
-        rpc=rpc,
-        deployment=deployment,
-        live=live,
-        model=model,
-    )
+    keeper = _keeper(rpc, deployment, live, model, journal, reports_dir, policy, config)
     run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
 
 

@@ -1,8 +1,10 @@
-"""Build a cycle's ``Report`` from its inputs and recommendation: the risk impact of the whole update, the
-explanation's robustness, the forecasts' recent track record, the past recommendations' outcomes and the summary.
+"""Build a cycle's ``Report`` from its analysis (``oracle.pipeline.CycleAnalysis``): the risk impact of the whole
+update, the explanation's robustness, the forecasts' recent track record, the past recommendations' outcomes and
+the summary, formatted; nothing here computes any part of the analysis again.
 
-Why pure: ``risk-oracle verify`` rebuilds the report from ``report.json``'s inputs and must get the same figures,
-so nothing here reads the chain, the clock or the journal (the keeper gathers those into ``ReportInputs``).
+Why pure: ``risk-oracle verify`` re-runs the analysis from ``report.json``'s inputs and rebuilds the report, and
+must get the same figures, so nothing here reads the chain, the clock or the journal (the keeper gathers those into
+``ReportInputs``).
 """
 
 from __future__ import annotations
