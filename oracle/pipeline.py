@@ -1,6 +1,8 @@
 """One cycle's whole pure analysis, computed once: snapshot -> daily candles -> forecasts -> features -> raw
 recommendation -> bounded update -> cascade on the gate's paths (current and proposed parameters) -> risk gate ->
-SHAP attributions (and, for a report, the explanation's robustness).
+SHAP attributions (and, for a report, the explanation's robustness). With the policy's manipulation guard, the
+assets whose feed shows an unconfirmed jump are also forecast and recommended from their confirmed history, and
+the bounded update's LT cut goes no deeper than that view's LT.
 
 Why one function and one object: the keeper, ``risk-oracle recommend``, ``risk-oracle verify`` and the report
 must show the very same numbers from the same inputs, and none of them should compute a piece twice. Nothing here
@@ -18,6 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from oracle.data.candles import daily_candles
+from oracle.data.confirm import confirmed_asset
 from oracle.domain.forecast import VolForecast
 from oracle.domain.params import RiskParams
 from oracle.domain.policy import Policy
@@ -26,9 +29,9 @@ from oracle.errors import ModelError
 from oracle.explain.attribution import AssetAttribution, Model, explain, explain_change
 from oracle.explain.background import BACKGROUND_DAYS, recent_background, recent_forecasts
 from oracle.explain.robustness import explainer_gaps
-from oracle.models.live import forecast
+from oracle.models.live import forecast, forecast_asset
 from oracle.models.volatility import NeuralForecaster
-from oracle.policy.bounds import BoundedUpdate, clamp_update
+from oracle.policy.bounds import BoundedUpdate, LtCutHold, clamp_update
 from oracle.policy.calibrate import Calibration
 from oracle.policy.features import AssetFeatures, build_features, feature_matrix
 from oracle.policy.recommend import MarketConstants, recommend_matrix, to_params
@@ -95,6 +98,20 @@ class ExplainerGaps:
 
 
 @dataclass(frozen=True)
+class ConfirmedView:
+    """The manipulation guard's second reading of the market: forecasts and raw recommendation from the
+    confirmed price history (``oracle.data.confirm``), with the same model, calibration and snapshot otherwise.
+
+    Only the assets in ``jumped`` (a round of their history is a jump) are forecast again; every other asset's
+    confirmed history is its history, so its forecast and row are the cycle's own.
+    """
+
+    jumped: tuple[str, ...]  # symbols whose history holds a jump, in the snapshot's order
+    forecasts: tuple[VolForecast, ...]  # per asset of the snapshot, from the confirmed history
+    raw: np.ndarray  # the raw (LTV, LT, LB) bps rows from those forecasts, in the snapshot's asset order
+
+
+@dataclass(frozen=True)
 class CycleAnalysis:
     """Everything a cycle computes from its snapshot, once; the keeper, ``recommend``, ``verify`` and the report
     read it and compute nothing of it again."""
@@ -116,6 +133,7 @@ class CycleAnalysis:
     after: RiskRun  # every proposed update applied (== current when nothing is proposed)
     applied: tuple[str, ...]  # the assets whose update ``after`` applies
     gaps: ExplainerGaps | None  # None unless asked for (the report's robustness section)
+    confirmed: ConfirmedView | None = None  # None when the policy has no manipulation guard
 
 
 def policy_model(close_factor_bps: int, policy: Policy, calibration: Calibration) -> Model:
@@ -145,7 +163,48 @@ def forecast_tracks(
     return tracks
 
 
-def _bound(snapshot: MarketSnapshot, policy: Policy, raw: np.ndarray) -> dict[str, BoundedUpdate | None]:
+def confirmed_view(
+    snapshot: MarketSnapshot,
+    policy: Policy,
+    vol_model: NeuralForecaster | None,
+    model: Model,
+    forecasts: tuple[VolForecast, ...],
+    raw: np.ndarray,
+) -> ConfirmedView | None:
+    """The manipulation guard's view (None without a guard): each asset whose history holds a jump is forecast
+    again from its confirmed history, and every row recommended again from those forecasts (``forecasts`` and
+    ``raw`` are the cycle's own, reused where nothing jumped: a calm market costs one pass over its rounds)."""
+    guard = policy.manipulation_guard
+    if guard is None:
+        return None
+    confirmed = list(forecasts)
+    jumped = []
+    for i, asset in enumerate(snapshot.assets):
+        seen = confirmed_asset(asset, guard)
+        if seen is not asset:
+            jumped.append(asset.symbol)
+            confirmed[i] = forecast_asset(seen, vol_model, daily_candles(seen))
+    if not jumped:
+        return ConfirmedView(jumped=(), forecasts=forecasts, raw=raw)
+    rows = model(feature_matrix(build_features(snapshot, tuple(confirmed), policy.risk)))
+    return ConfirmedView(jumped=tuple(jumped), forecasts=tuple(confirmed), raw=rows)
+
+
+def _lt_holds(snapshot: MarketSnapshot, policy: Policy, view: ConfirmedView | None) -> dict[str, LtCutHold]:
+    """Per jumped asset, the floor the guard puts under its LT cut: the confirmed view's LT, rounded like any."""
+    guard = policy.manipulation_guard
+    if guard is None or view is None:
+        return {}
+    return {
+        asset.symbol: LtCutHold(floor=to_params(row).liquidation_threshold, binding=guard.binding)
+        for asset, row in zip(snapshot.assets, view.raw, strict=True)
+        if asset.symbol in view.jumped
+    }
+
+
+def _bound(
+    snapshot: MarketSnapshot, policy: Policy, raw: np.ndarray, holds: Mapping[str, LtCutHold]
+) -> dict[str, BoundedUpdate | None]:
     return {
         asset.symbol: None
         if asset.bounds is None
@@ -157,6 +216,7 @@ def _bound(snapshot: MarketSnapshot, policy: Policy, raw: np.ndarray) -> dict[st
             asset.last_changed_at,
             snapshot.block_timestamp,
             policy.update.min_change_bps,
+            lt_hold=holds.get(asset.symbol),
         )
         for asset, row in zip(snapshot.assets, raw, strict=True)
     }
@@ -179,7 +239,9 @@ def analyse(
     """Forecast, recommend, bound, stress, gate and explain every asset of ``snapshot``.
 
     ``previous`` (the last cycle's features) adds the since-last-cycle explanation; ``robustness`` runs the
-    second explainers for the report (about a second; ``recommend`` skips it).
+    second explainers for the report (about a second; ``recommend`` skips it). The policy's manipulation guard
+    adds a forecast per asset whose feed shows a jump (``confirmed_view``); SHAP explains the raw model output,
+    the guard only bounds the LT cut.
     """
     candles = {a.symbol: daily_candles(a) for a in snapshot.assets}
     forecasts = forecast(snapshot, vol_model, candles)
@@ -192,7 +254,8 @@ def analyse(
     background = recent_background(features, tracks)
     attributions = explain(model, x, background, symbols)
 
-    bounded = _bound(snapshot, policy, raw)
+    confirmed = confirmed_view(snapshot, policy, vol_model, model, forecasts, raw)
+    bounded = _bound(snapshot, policy, raw, _lt_holds(snapshot, policy, confirmed))
     market = cascade_market(snapshot, policy.risk)
     shocks = market_shocks(candles, forecasts, policy.risk)
     current_params = [a.params for a in snapshot.assets]
@@ -255,4 +318,5 @@ def analyse(
         after=after,
         applied=tuple(applied),
         gaps=gaps,
+        confirmed=confirmed,
     )

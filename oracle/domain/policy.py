@@ -35,6 +35,45 @@ class UpdatePolicy(BaseModel):
     min_change_bps: Annotated[int, Field(ge=0, le=1000, description="smaller moves are not made (hysteresis)")] = 0
 
 
+class ManipulationGuard(BaseModel):
+    """When a liquidation-threshold cut may follow a price jump (``[manipulation_guard]`` in the policy file).
+
+    Why: a single feed round far from the last ones (a manipulated or broken source that stays under
+    ``snapshot.max_round_jump``) raises the volatility forecast at once, and through it the recommendation would cut
+    LT, which liquidates borrowers at once: what someone who wants positions liquidated would do. Cutting LTV only
+    limits new borrowing, so LTV (and LB) moves are never held back. An LT cut may go only as deep as the
+    *confirmed* price history supports: each round at most ``jump_ratio`` from the median of its trailing window
+    (at least ``confirm_rounds`` rounds spanning at least ``confirm_s``) stands, a farther one (a jump) is replaced
+    by that median, so a jump counts only once more than half of its window shows it (``oracle.data.confirm``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    confirm_rounds: int = Field(ge=2, le=1000, description="rounds a jump's confirmation window holds at least")
+    confirm_s: int = Field(ge=0, description="seconds a jump's confirmation window spans at least")
+    jump_ratio: float = Field(
+        gt=1.0, description="a round farther than this ratio (either direction) from its window's median is a jump"
+    )
+
+    @property
+    def binding(self) -> str:
+        """How a held LT cut is labelled in the bounded update's clamps (the report's "binding limit")."""
+        return f"manipulation guard: move not yet confirmed over {self.confirm_rounds} rounds / {_span(self.confirm_s)}"
+
+
+def _span(seconds: int) -> str:
+    """``3600`` -> ``1 h``, ``5400`` -> ``90 min``, ``45`` -> ``45 s``."""
+    if seconds and seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds and seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
+
+
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class Policy(BaseModel):
     """A policy file (``policies/*.toml``)."""
 
@@ -46,6 +85,12 @@ class Policy(BaseModel):
     snapshot: SnapshotPolicy
     risk: RiskAppetite
     market: MarketSpec
+    # Absent = disabled: the policies embedded in earlier report.json files have no such section, and
+    # `risk-oracle verify` must re-run them to the same result; left out of the JSON when unset, so that those
+    # reports re-serialise (and hash) byte for byte.
+    manipulation_guard: ManipulationGuard | None = Field(
+        default=None, exclude_if=_unset, description="holds LT cuts back until a price jump is confirmed"
+    )
 
     @model_validator(mode="after")
     def _depth_for_every_asset(self) -> Self:

@@ -114,7 +114,9 @@ class ParamClamp(BaseModel):
     current: int
     raw: int
     bounded: int
-    binding: str  # "none", "min", "max", "max_increase", "max_decrease", "min_delay", "min_change", "linked_rule"
+    # "none", "min", "max", "max_increase", "max_decrease", "min_delay", "min_change", "linked_rule", or an
+    # ``LtCutHold``'s label (the manipulation guard's "manipulation guard: move not yet confirmed over ...")
+    binding: str
     next_change_at: int  # earliest time this parameter may change again (0 = now)
 
 
@@ -151,6 +153,30 @@ def _clamp_param(p: Param, old: int, raw: int, b: ParamBounds, last: int, now: i
     return value, binding
 
 
+class LtCutHold(BaseModel):
+    """A floor under this update's liquidation-threshold cut, and the label it binds with.
+
+    Why a clamp of its own: an LT cut liquidates at once, so the policy's manipulation guard lets it go no deeper
+    than what the confirmed price history supports (``floor``: that view's LT); the report must say this, not a
+    governor rule, is what held the cut. Raising LT, LTV and LB are never touched.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    floor: int
+    binding: str
+
+
+def _hold_cut(old: int, value: int, hold: LtCutHold, b: ParamBounds, min_change_bps: int) -> tuple[int, bool]:
+    """The LT after ``hold``: a cut below ``min(old, floor)`` stops there (at ``old`` when what remains of it is
+    below the hysteresis), and whether the hold decided it. The held value lies between the governor-clamped one
+    and ``old`` (and not above the range), so it keeps the range, the step and the delay the clamp checked."""
+    target = min(old, hold.floor, b.max)
+    if value >= target:
+        return value, False
+    return (old if 0 < old - target < min_change_bps else target), True
+
+
 def _next_change_at(moves: bool, last_changed: int, min_delay: int, timestamp: int) -> int:
     """When a parameter may change again after this update (0 = any time)."""
     if moves:
@@ -166,6 +192,7 @@ def clamp_update(
     last_changed_at: LastChanged,
     timestamp: int,
     min_change_bps: int = 0,
+    lt_hold: LtCutHold | None = None,
 ) -> BoundedUpdate:
     """Clamp ``raw`` into what the governor accepts at ``timestamp``.
 
@@ -174,7 +201,8 @@ def clamp_update(
     linked rule, the parameters that moved fall back to their current values until the rules hold: loosening
     moves first (LTV up, LT up, LB down), then LT, LB, LTV. The current parameters satisfy the rules (the
     contract guarantees it), so this ends in a valid update or a no-op. A fallback is recorded as binding
-    ``"linked_rule"``.
+    ``"linked_rule"``. ``lt_hold`` (the manipulation guard) then stops an LT cut at its floor, binding with its
+    label, before the linked rules are checked: a held cut is a smaller cut, which the fallback still checks.
     """
     values: dict[Param, int] = {}
     binding: dict[Param, str] = {}
@@ -184,6 +212,11 @@ def clamp_update(
         )
         if 0 < abs(values[p] - current.get(p)) < min_change_bps:
             values[p], binding[p] = current.get(p), "min_change"
+    if lt_hold is not None:
+        lt = Param.LIQUIDATION_THRESHOLD
+        held, decided = _hold_cut(current.get(lt), values[lt], lt_hold, bounds.get(lt), min_change_bps)
+        if decided:
+            values[lt], binding[lt] = held, lt_hold.binding
 
     def params() -> RiskParams:
         return RiskParams(
