@@ -80,3 +80,19 @@ def test_a_metrics_port_in_use_is_a_config_error() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match=rf"metrics port 127.0.0.1:{port} cannot be served"):
             serve_metrics(KeeperMetrics(), port, 10.0)
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan", "-1", "1e9"])
+def test_an_insane_fee_cap_is_one_line_and_exit_2(value: str) -> None:
+    """The settings are refused before any RPC is touched: the error names the field, no traceback."""
+    env = ADDRESSES | {"ORACLE_EXECUTION__MAX_FEE_GWEI": value}
+    result = CliRunner().invoke(app, ["snapshot", "--rpc", "http://127.0.0.1:9"], env=env)
+    assert result.exit_code == 2, result.output
+    _one_line_error(result.output, "invalid settings", "execution.max_fee_gwei")
+
+
+def test_demo_positions_have_a_stated_maximum() -> None:
+    """Refused by the option itself, before anvil starts (1,000,000 used to run for minutes, unbounded)."""
+    result = CliRunner().invoke(app, ["demo", "--positions", "1000000"], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "Invalid value for '--positions'" in result.output and "less than or equal to 5000" in result.output

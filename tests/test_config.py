@@ -109,3 +109,69 @@ def test_execution_limits_nest_and_keeper_key_sources(tmp_path: Path, monkeypatc
     monkeypatch.setenv("ORACLE_KEEPER_KEYSTORE_PASSWORD", "wrong")
     with pytest.raises(ConfigError, match="wrong password"):
         load_keeper_account(load_settings())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("inf", "finite number"),
+        ("1e400", "finite number"),  # parses to inf
+        ("nan", "finite number"),
+        ("-1", "greater than 0"),
+        ("1e9", "less than or equal to 10000"),
+    ],
+)
+def test_fee_cap_must_be_finite_and_sane(monkeypatch: pytest.MonkeyPatch, value: str, expected: str) -> None:
+    """An infinite, NaN, negative or absurd fee cap would switch the cap off (or refuse everything): refused."""
+    monkeypatch.setenv("ORACLE_EXECUTION__MAX_FEE_GWEI", value)
+    with pytest.raises(ConfigError, match=rf"execution\.max_fee_gwei: .*{expected}"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "field"),
+    [
+        ("MAX_SPEND_PER_DAY_ETH", "inf", "max_spend_per_day_eth"),
+        ("MAX_SPEND_PER_DAY_ETH", "101", "max_spend_per_day_eth"),
+        ("RECEIPT_TIMEOUT_S", "3601", "receipt_timeout_s"),
+        ("POLL_S", "nan", "poll_s"),
+        ("POLL_S", "61", "poll_s"),
+        ("BUMP_PCT", "inf", "bump_pct"),
+        ("RECEIPT_GRACE_S", "1e400", "receipt_grace_s"),
+    ],
+)
+def test_every_execution_limit_is_finite_and_bounded(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, field: str
+) -> None:
+    monkeypatch.setenv(f"ORACLE_EXECUTION__{env}", value)
+    with pytest.raises(ConfigError, match=rf"execution\.{field}:"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "value"),
+    [
+        ("PRIORITY_FEE_GWEI", "201"),  # above the default max fee of 200 gwei
+        ("MAX_FEE_GWEI", "1"),  # below the default tip of 1.5 gwei: the default is checked too
+    ],
+)
+def test_the_tip_never_exceeds_the_fee_cap(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+    monkeypatch.setenv(f"ORACLE_EXECUTION__{env}", value)
+    with pytest.raises(ConfigError, match=r"execution: .*priority_fee_gwei .* exceeds max_fee_gwei"):
+        load_settings()
+
+
+def test_tip_up_to_the_cap_and_the_maxima_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORACLE_EXECUTION__MAX_FEE_GWEI", "10000")
+    monkeypatch.setenv("ORACLE_EXECUTION__PRIORITY_FEE_GWEI", "10000")
+    monkeypatch.setenv("ORACLE_EXECUTION__MAX_SPEND_PER_DAY_ETH", "100")
+    fees = load_settings().execution
+    assert (fees.max_fee_gwei, fees.priority_fee_gwei, fees.max_spend_per_day_eth) == (10_000, 10_000, 100)
+
+
+def test_an_infinite_cap_in_the_settings_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "oracle.toml"
+    path.write_text("[execution]\nmax_fee_gwei = inf\n")  # valid TOML: inf is a float literal
+    with pytest.raises(ConfigError, match=r"execution\.max_fee_gwei: Input should be a finite number") as err:
+        load_settings(path)
+    assert str(path) in str(err.value)

@@ -24,7 +24,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
@@ -37,26 +37,63 @@ from oracle.execution.journal import Attempt, AttemptStatus, Journal
 
 GWEI = 10**9
 GAS_MARGIN = 1.25
+MAX_FEE_GWEI = 10_000  # upper bound of max_fee_gwei: 50x the default, far above any mainnet base fee
+MAX_SPEND_PER_DAY_ETH = 100.0  # upper bound of max_spend_per_day_eth: 200x the default
 
 
 class FeePolicy(BaseModel):
-    """Gas and fee limits of the keeper (``[execution]`` of the settings)."""
+    """Gas and fee limits of the keeper (``[execution]`` of the settings).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Every limit is finite and bounded above: ``inf`` (or ``1e400``, which parses to it) would switch a cap off
+    without a word, ``nan`` compares false with everything (so ``cost > cap`` never refuses), and a typo such as
+    ``1e9`` gwei is a limit nobody means. The maxima are far above any sane setting and only catch those mistakes.
+    """
 
-    max_fee_gwei: float = Field(default=200.0, gt=0, description="never pay more per gas than this")
-    priority_fee_gwei: float = Field(default=1.5, ge=0)
-    max_spend_per_day_eth: float = Field(default=0.5, gt=0, description="cap on gas spent in any 24 h")
-    receipt_timeout_s: float = Field(default=60.0, gt=0, description="wait this long before replacing")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    max_fee_gwei: float = Field(
+        default=200.0,
+        gt=0,
+        le=MAX_FEE_GWEI,
+        description=f"never pay more per gas than this (at most {MAX_FEE_GWEI:,} gwei)",
+    )
+    priority_fee_gwei: float = Field(
+        default=1.5,
+        ge=0,
+        le=MAX_FEE_GWEI,
+        description="tip per gas; at most max_fee_gwei (above it every transaction would fail the fee cap)",
+    )
+    max_spend_per_day_eth: float = Field(
+        default=0.5,
+        gt=0,
+        le=MAX_SPEND_PER_DAY_ETH,
+        description=f"cap on gas spent in any 24 h (at most {MAX_SPEND_PER_DAY_ETH:g} ETH)",
+    )
+    receipt_timeout_s: float = Field(
+        default=60.0, gt=0, le=3600, description="wait this long before replacing (at most 3600 s)"
+    )
     max_bumps: int = Field(default=3, ge=0, le=10)
-    bump_pct: float = Field(default=15.0, ge=10.0, description="fee rise of a replacement (nodes want >= 10 %)")
-    poll_s: float = Field(default=0.5, gt=0)
+    bump_pct: float = Field(
+        default=15.0, ge=10.0, le=100.0, description="fee rise of a replacement (nodes want >= 10 %; at most 100 %)"
+    )
+    poll_s: float = Field(default=0.5, gt=0, le=60, description="receipt polling interval (at most 60 s)")
     receipt_grace_s: float = Field(
         default=5.0,
         ge=0,
+        le=600,
         description="once our nonce is used, wait this long for one of our receipts before calling the attempts "
-        "dropped: nodes (anvil included) can show the new nonce before the receipt is indexed",
+        "dropped: nodes (anvil included) can show the new nonce before the receipt is indexed (at most 600 s)",
     )
+
+    @model_validator(mode="after")
+    def _tip_within_cap(self) -> FeePolicy:
+        """A tip above the fee cap makes every transaction fail the cap check: refused at load time instead. A model
+        validator, not a field one, so that the default tip is checked against a lowered cap too."""
+        if self.priority_fee_gwei > self.max_fee_gwei:
+            raise ValueError(
+                f"priority_fee_gwei {self.priority_fee_gwei:g} exceeds max_fee_gwei {self.max_fee_gwei:g} (gwei)"
+            )
+        return self
 
 
 @dataclass(frozen=True)

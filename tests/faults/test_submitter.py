@@ -205,7 +205,7 @@ def test_a_nonce_consumed_by_another_sender_is_noticed(
 def test_fee_caps_refuse_before_signing(w3: Web3, deployment: Deployment, journal: Journal, clean_chain: None) -> None:
     cycle = journal.start_cycle(dry_run=False)
     with pytest.raises(ExecutionError, match="exceeds the cap"):
-        _submit(_submitter(w3, deployment, journal, max_fee_gwei=1e-6), w3, deployment, cycle)
+        _submit(_submitter(w3, deployment, journal, max_fee_gwei=1e-6, priority_fee_gwei=1e-6), w3, deployment, cycle)
     with pytest.raises(ExecutionError, match="daily gas budget"):
         _submit(_submitter(w3, deployment, journal, max_spend_per_day_eth=1e-9), w3, deployment, cycle)
     assert journal.attempts() == []
