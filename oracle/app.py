@@ -8,6 +8,9 @@ ready-made and never reads settings or files to find them.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,16 +19,19 @@ from web3 import Web3
 
 from oracle.chain.adapters import NativeMarketAdapter
 from oracle.chain.reader import ChainSource
-from oracle.chain.rpc import make_web3
+from oracle.chain.rpc import make_web3, rpc_call
 from oracle.chain.tx import contract_at
 from oracle.config import Settings, load_keeper_account
 from oracle.devnet.deploy import Deployment
 from oracle.domain.policy import Policy
 from oracle.errors import ConfigError
 from oracle.execution.journal import Journal
+from oracle.execution.lock import journal_lock, keeper_lock
 from oracle.execution.submit import FeePolicy, NodeSignedSubmitter, Submitter
 from oracle.keeper import Keeper, load_forecaster
 from oracle.policy.calibrate import load_calibration
+
+log = logging.getLogger("oracle.app")
 
 
 @dataclass(frozen=True)
@@ -35,10 +41,11 @@ class MarketAddresses:
     market: str
     governor: str
     multicall: str
+    chain_id: int | None = None  # the chain they are on, when known (deployment.json): checked before live cycles
 
     @classmethod
     def of(cls, deployment: Deployment) -> MarketAddresses:
-        return cls(deployment.market, deployment.governor, deployment.multicall)
+        return cls(deployment.market, deployment.governor, deployment.multicall, deployment.chain_id)
 
     @classmethod
     def resolve(cls, settings: Settings, deployment: Path | None) -> MarketAddresses:
@@ -50,7 +57,7 @@ class MarketAddresses:
                 "market, governor and multicall addresses needed: --deployment or ORACLE_MARKET, "
                 "ORACLE_GOVERNOR and ORACLE_MULTICALL"
             )
-        return cls(settings.market, settings.governor, settings.multicall)
+        return cls(settings.market, settings.governor, settings.multicall, settings.chain_id)
 
 
 def chain_source(w3: Web3, addresses: MarketAddresses, policy: Policy) -> ChainSource:
@@ -84,7 +91,10 @@ def build_keeper(
             else Submitter(w3, signer, governor, journal, fees)
         )
     vol_model, card = load_forecaster(model)
-    return Keeper(source, policy, load_calibration(policy), vol_model, journal, reports_dir, submitter, card)
+    calibration = load_calibration(policy)
+    return Keeper(
+        source, policy, calibration, vol_model, journal, reports_dir, submitter, card, chain_id=addresses.chain_id
+    )
 
 
 def keeper_from_settings(
@@ -97,7 +107,7 @@ def keeper_from_settings(
     model: Path | None = None,
 ) -> Keeper:
     """The keeper ``risk-oracle cycle`` and ``run`` operate: node, addresses, journal and reports from the settings;
-    the keeper key only when ``live``."""
+    the keeper key only when ``live``. No lock and no setup check: ``operated_keeper`` adds them."""
     addresses = MarketAddresses.resolve(settings, deployment)
     w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
     signer = load_keeper_account(settings) if live else None
@@ -111,3 +121,31 @@ def keeper_from_settings(
         fees=settings.execution,
         model=model,
     )
+
+
+@contextmanager
+def operated_keeper(
+    settings: Settings,
+    policy: Policy,
+    *,
+    rpc: str | None = None,
+    deployment: Path | None = None,
+    live: bool = False,
+    model: Path | None = None,
+) -> Iterator[Keeper]:
+    """The keeper of ``cycle`` and ``run``, ready to operate: its journal locked for this process (and, live, its
+    key on this chain), the setup checked on chain (chain id, contracts, risk admin and, live, the keeper address:
+    ``SetupError`` otherwise), and cycles an earlier process left ``running`` marked abandoned (safe: the lock
+    says no other keeper is running on this journal). Locks and journal are released on exit."""
+    with ExitStack() as stack:
+        stack.enter_context(journal_lock(settings.journal))
+        keeper = keeper_from_settings(settings, policy, rpc=rpc, deployment=deployment, live=live, model=model)
+        stack.callback(keeper.journal.close)
+        if keeper.submitter is not None:
+            chain_id = rpc_call(keeper.source.w3, lambda: keeper.source.w3.eth.chain_id, "chain id")
+            stack.enter_context(keeper_lock(chain_id, keeper.submitter.address))
+        keeper.check_setup(live=live)
+        abandoned = keeper.journal.abandon_running()
+        if abandoned:
+            log.warning("marked %d cycle(s) left running by an earlier process as abandoned", abandoned)
+        yield keeper

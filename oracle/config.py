@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     governor: Address | None = None
     market: Address | None = None
     multicall: Address | None = None
+    chain_id: Annotated[int | None, Field(gt=0, description="the chain the addresses are on (checked at start)")] = None
     deployer_key: SecretStr | None = None
     keeper_key: SecretStr | None = Field(default=None, description="hex private key of the keeper")
     keeper_keystore: Path | None = Field(default=None, description="encrypted keystore JSON (instead of a key)")

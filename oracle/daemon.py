@@ -81,7 +81,15 @@ class KeeperMetrics:
             ["outcome"],
             registry=self.registry,
         )
-        self.rpc_errors = Counter("oracle_rpc_errors_total", "Cycles failed by an RPC error", registry=self.registry)
+        self.rpc_errors = Counter(
+            "oracle_rpc_errors_total", "RPC failures met by cycles, reading or sending", registry=self.registry
+        )
+        self.setup_ok = Gauge(
+            "oracle_setup_ok",
+            "1 while the last check of the keeper's setup on chain passed (chain id, keeper address, risk admin)",
+            registry=self.registry,
+        )
+        self.setup_ok.set(1)  # the daemon starts only after the setup was checked
         self.gas_spent = Counter(
             "oracle_gas_spent_wei_total", "Wei spent on gas by sent updates", registry=self.registry
         )
@@ -93,8 +101,11 @@ class KeeperMetrics:
         self.paused.set(1 if result.status == "paused" else 0)
         if result.status in ("done", "paused"):
             self.last_success.set(time.time())
-        if "RpcError" in result.detail:
-            self.rpc_errors.inc()
+        self.rpc_errors.inc(result.rpc_errors)
+        if result.error == "SetupError":
+            self.setup_ok.set(0)
+        elif result.status in ("done", "paused") or result.block is not None:  # the setup check came before
+            self.setup_ok.set(1)
         self.updates.labels("sent").inc(len(result.sent))
         self.updates.labels("not_sent").inc(len(result.not_sent))
         if result.recommendation is not None:
@@ -104,7 +115,8 @@ class KeeperMetrics:
 
 
 def serve_metrics(metrics: KeeperMetrics, port: int, interval_s: float) -> ThreadingHTTPServer:
-    """``/metrics`` (Prometheus text format) and ``/healthz`` (200 while the last success is recent) on
+    """``/metrics`` (Prometheus text format) and ``/healthz`` (200 while the last success is recent and the setup
+    check passes) on
     127.0.0.1:``port`` (0 = any free port), in a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
@@ -114,8 +126,9 @@ def serve_metrics(metrics: KeeperMetrics, port: int, interval_s: float) -> Threa
             elif self.path == "/healthz":
                 last = metrics.last_success._value.get()
                 age = time.time() - last if last else None
-                healthy = age is not None and age <= 3 * interval_s
-                body = json.dumps({"healthy": healthy, "last_success_age_s": age}).encode()
+                setup_ok = bool(metrics.setup_ok._value.get())
+                healthy = setup_ok and age is not None and age <= 3 * interval_s
+                body = json.dumps({"healthy": healthy, "last_success_age_s": age, "setup_ok": setup_ok}).encode()
                 status, kind = (200 if healthy else 503), "application/json"
             else:
                 body, status, kind = b"not found\n", 404, "text/plain"
@@ -174,6 +187,8 @@ def run_daemon(
                 "sent": result.sent,
                 "not_sent": result.not_sent,
                 "detail": result.detail,
+                "error": result.error,
+                "rpc_errors": result.rpc_errors,
                 "report_hash": result.report_hash,
             },
         )

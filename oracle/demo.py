@@ -12,6 +12,7 @@ Ctrl-C included. The terminal tables are the CLI's (``oracle.cli.views``); this 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from oracle.chain.tx import TxSender
 from oracle.data.demo_prices import load_demo_rounds
 from oracle.devnet.anvil import ANVIL_DEFAULT_KEY, ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
 from oracle.devnet.deploy import Deployment, deploy_market
-from oracle.devnet.seed import SeedSummary, seed_positions
+from oracle.devnet.seed import SeedProgress, SeedSummary, seed_positions
 from oracle.domain.forecast import VolForecast
 from oracle.domain.policy import Policy
 from oracle.domain.snapshot import MarketSnapshot
@@ -62,10 +63,32 @@ class DemoRun:
     result: DemoResult
 
 
+def new_run_directory(reports_dir: Path) -> Path:
+    """``reports_dir/demo/<UTC time>/``, created for this run only (a suffix when two runs start in the same
+    second): every demo starts a fresh chain whose blocks and cycle numbers repeat the last run's, so each run keeps
+    its own journal and reports instead of replacing the previous one."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for n in range(1000):
+        directory = reports_dir / "demo" / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            directory.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return directory
+    raise PolicyError(f"no free demo run directory under {reports_dir / 'demo'}")
+
+
 @contextmanager
-def demo_chain(policy: Policy, positions: int, reports_dir: Path, say: Callable[[str], None]) -> Iterator[DemoRun]:
+def demo_chain(
+    policy: Policy,
+    positions: int,
+    reports_dir: Path,
+    say: Callable[[str], None],
+    progress: SeedProgress | None = None,
+) -> Iterator[DemoRun]:
     """Run the demo end to end on a fresh anvil and yield what it did while the chain is still up (for tables,
-    ``verify --rpc`` or ``recommend``); anvil stops when the block exits. ``say`` gets one line per step."""
+    ``verify --rpc`` or ``recommend``); anvil stops when the block exits. ``say`` gets one line per step;
+    ``progress`` (optional) follows the seeding, the one step that takes long (see ``SeedProgress``)."""
     with AnvilNode() as node:
         say(f"[bold]anvil[/] listening on {node.url}")
         w3 = make_web3(node.url, timeout_s=30)
@@ -85,20 +108,23 @@ def demo_chain(policy: Policy, positions: int, reports_dir: Path, say: Callable[
             f"deployed governor {deployment.governor}, market {deployment.market}, "
             f"{len(deployment.assets)} collateral assets with price history (block {deployment.block})"
         )
-        seeded = seed_positions(w3, deployment, positions)
+        say(
+            f"keeper {keeper_account.address}: anvil's account 1, whose key (public test mnemonic, local chains "
+            f"only) is ANVIL_KEEPER_KEY in oracle/devnet/anvil.py; owner {owner.address} (account 0), guardian "
+            f"{guardian_address} (account 2)"
+        )
+        seeded = seed_positions(w3, deployment, positions, progress=progress)
         say(
             f"seeded {seeded.positions} positions ({seeded.with_debt} borrowing, {seeded.near_liquidation} near "
             f"liquidation, {seeded.whales} whales), debt {seeded.total_debt / 10**deployment.stable_decimals:,.0f} "
             f"{policy.market.stable.symbol}, {seeded.requests} transactions"
         )
 
-        journal_path = reports_dir / "demo-journal.sqlite"  # a fresh chain: a fresh journal
-        journal_path.unlink(missing_ok=True)
+        run_dir = new_run_directory(reports_dir)  # a fresh chain: a fresh journal; earlier runs are kept
+        journal_path = run_dir / "journal.sqlite"
         journal = Journal(journal_path)
         try:
-            keeper = build_keeper(
-                w3, MarketAddresses.of(deployment), policy, journal, reports_dir, signer=keeper_account
-            )
+            keeper = build_keeper(w3, MarketAddresses.of(deployment), policy, journal, run_dir, signer=keeper_account)
             snapshot = read_snapshot(keeper.source)
             forecasts = forecast(snapshot, keeper.model)
             cycle = keeper.run_cycle(dry_run=False)

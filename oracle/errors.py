@@ -46,6 +46,28 @@ class ExecutionError(OracleError):
     """Sending, simulating or confirming a transaction failed."""
 
 
+class ReportExistsError(OracleError):
+    """A report directory already holds a different report: it is never replaced (its hash may be on chain).
+
+    Attributes:
+        directory: the directory that is taken.
+        report_hash: the hash of the report that was to be written there.
+    """
+
+    def __init__(self, message: str, directory: object, report_hash: str) -> None:
+        super().__init__(message)
+        self.directory = directory
+        self.report_hash = report_hash
+
+
+class JournalLockedError(OracleError):
+    """Another live process holds the journal (or the keeper address): one keeper per journal."""
+
+
+class SetupError(OracleError):
+    """The keeper's setup does not match the chain (chain id, keeper address, risk admin): nothing is sent."""
+
+
 class ToolMissingError(OracleError):
     """A required external tool (anvil, forge) is not installed where the project expects it."""
 

@@ -19,19 +19,26 @@ from oracle.execution.journal import Journal
 from oracle.report.schema import Report
 
 
-def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+def _demo(positions: int, reports_dir: Path) -> subprocess.CompletedProcess[str]:
+    """``risk-oracle demo`` through its console script, in a bare environment; asserts it succeeded."""
     cli = Path(sys.executable).with_name("risk-oracle")
     proc = subprocess.run(
-        [str(cli), "demo", "--positions", "40", "--reports-dir", str(tmp_path)],
+        [str(cli), "demo", "--positions", str(positions), "--reports-dir", str(reports_dir)],
         capture_output=True,
         text=True,
         timeout=300,
         env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    proc = _demo(40, tmp_path)
     assert "recommendations (bps)" in proc.stdout and "sent by the keeper" in proc.stdout
     assert "anvil stopped" in proc.stdout and "report.html" in proc.stdout
-    (demo_json,) = tmp_path.glob("31337/*/demo.json")
+    assert "keeper 0x70997970C51812dc3A010C7d01b50e0d17dc79C8: anvil's account 1" in proc.stdout
+    (demo_json,) = tmp_path.glob("demo/*/31337/*/demo.json")
     result = DemoResult.model_validate(json.loads(demo_json.read_text()))
     assert result.seeded.positions == 40 and result.cycle.status == "done"
     record = Report.model_validate_json(demo_json.with_name("report.json").read_text())
@@ -45,16 +52,24 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert rec.bounded is not None and update.new == rec.bounded.bounded != rec.bounded.current
         assert update.update_id == 1  # each asset's first update
         assert update.report_hash == "0x" + hashlib.sha256(manifest.read_bytes()).hexdigest()
-    journal = Journal(tmp_path / "demo-journal.sqlite")
+    run_dir = demo_json.parents[2]
+    journal = Journal(run_dir / "journal.sqlite")
     assert [c.status for c in journal.cycles()] == ["done"]
     assert sorted(a.symbol for a in journal.attempts() if a.status == "mined") == sorted(result.cycle.sent)
+    # a second demo: a fresh chain repeats the blocks and the cycle number, yet the first run is kept as it was
+    first = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith("journal")}
+    _demo(10, tmp_path)
+    runs = sorted(d for d in (tmp_path / "demo").iterdir() if d.is_dir())
+    assert len(runs) == 2 and all((d / "journal.sqlite").is_file() for d in runs)
+    assert {p: p.read_bytes() for p in first} == first
+    assert [c.status for c in Journal(run_dir / "journal.sqlite").cycles()] == ["done"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_demo_stops_anvil_when_interrupted(tmp_path: Path, sig: signal.Signals) -> None:
     cli = Path(sys.executable).with_name("risk-oracle")
     proc = subprocess.Popen(
-        [str(cli), "demo", "--positions", "2000", "--reports-dir", str(tmp_path)],
+        [str(cli), "demo", "--positions", "1000", "--reports-dir", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -6,12 +6,16 @@ and both must speak the contract's language (custom errors by name, ``Parameters
 
 from __future__ import annotations
 
+import functools
+
 from pydantic import BaseModel, ConfigDict
+from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 from web3.types import BlockIdentifier, TxReceipt
 
-from oracle.chain.tx import TxSender, simulate
+from oracle.chain.rpc import rpc_call
+from oracle.chain.tx import TxSender, contract_at, simulate
 from oracle.domain.params import AssetBounds, LastChanged, RiskParams
 
 
@@ -95,3 +99,39 @@ def applied_update(governor: Contract, receipt: TxReceipt) -> AppliedUpdate:
         block=receipt["blockNumber"],
         gas_used=receipt["gasUsed"],
     )
+
+
+def setup_problems(
+    w3: Web3, governor: str, market: str, *, chain_id: int | None = None, keeper: str | None = None
+) -> list[str]:
+    """What is wrong with a keeper's setup, checked on chain before a live cycle: the node is the expected chain
+    (``chain_id``, from ``deployment.json``), the governor and market have code, the governor governs this market
+    and is its risk admin, and ``keeper`` (the key's address, when given) is the governor's keeper. Empty when all
+    holds. Each problem is one sentence naming the addresses involved."""
+    problems: list[str] = []
+    node_chain = rpc_call(w3, lambda: w3.eth.chain_id, "chain id")
+    if chain_id is not None and node_chain != chain_id:
+        return [f"the node is chain {node_chain}, the deployment is on chain {chain_id}"]
+    for name, address in (("governor", governor), ("market", market)):
+        code = functools.partial(w3.eth.get_code, Web3.to_checksum_address(address))
+        if not rpc_call(w3, code, f"code of the {name}"):
+            problems.append(f"no contract at the {name} address {address} on chain {node_chain}")
+    if problems:
+        return problems
+    gov = contract_at(w3, "RiskParameterGovernor", governor)
+    target = rpc_call(w3, lambda: gov.functions.target().call(), "governor.target()")
+    if target.lower() != market.lower():
+        problems.append(f"governor {governor} governs {target}, not the market {market}")
+    admin = rpc_call(
+        w3, lambda: contract_at(w3, "LendingMarket", market).functions.riskAdmin().call(), "market.riskAdmin()"
+    )
+    if admin.lower() != governor.lower():
+        problems.append(f"the market's risk admin is {admin}, not the governor {governor}: updates cannot land")
+    if keeper is not None:
+        expected = rpc_call(w3, lambda: gov.functions.keeper().call(), "governor.keeper()")
+        if expected.lower() != keeper.lower():
+            problems.append(
+                f"the keeper key's address {keeper} is not the governor's keeper {expected}: every update would "
+                "revert with NotKeeper"
+            )
+    return problems

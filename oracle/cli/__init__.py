@@ -7,8 +7,10 @@ Commands: ``demo``, ``deploy``, ``snapshot``, ``train``, ``evaluate``, ``calibra
 from __future__ import annotations
 
 import functools
+import os
 import signal
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
@@ -28,7 +30,19 @@ R = TypeVar("R")
 TORCH_THREADS = 2
 
 app = typer.Typer(help="Autonomous risk-parameter oracle for DeFi lending markets.", no_args_is_help=True)
-console = Console()
+PIPED_WIDTH = 200  # columns of tables and lines when the output is not a terminal
+
+
+def _console() -> Console:
+    """The CLI's console: on a terminal, its width; piped into a file, a pager or a CI log, ``PIPED_WIDTH`` columns
+    and no hard wrapping, so lines, hashes and tables arrive whole instead of cut at 80 columns."""
+    probe = Console(soft_wrap=True)  # long lines (paths, hashes) are never broken; a terminal folds them itself
+    if probe.is_terminal or "COLUMNS" in os.environ:
+        return probe
+    return Console(width=PIPED_WIDTH, soft_wrap=True)
+
+
+console = _console()
 
 PolicyOption = Annotated[Path, typer.Option("--policy", help="policy TOML (bounds, update lifetime, market)")]
 SettingsOption = Annotated[
@@ -78,7 +92,15 @@ def version() -> None:
 @app.command()
 @command(torch=True)
 def demo(
-    positions: Annotated[int, typer.Option(min=0, help="borrower positions to seed")] = 300,
+    positions: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=5_000,
+            help="borrower positions to seed, at most 5,000 (seeded as transactions: about 1 min for 5,000; "
+            "10,000 took over 3 min); the default market lends enough for about 1,000",
+        ),
+    ] = 300,
     policy: PolicyOption = DEFAULT_POLICY,
     reports_dir: Annotated[Path, typer.Option(help="where the cycle's record goes")] = Path("reports"),
     keep_running: Annotated[
@@ -88,11 +110,40 @@ def demo(
     """Local anvil chain, our contracts, a seeded market, one live keeper cycle through the governor."""
     import time
 
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from oracle.cli.views import applied_table, forecast_table, print_recommendation
     from oracle.demo import demo_chain
 
+    bar = Progress(
+        TextColumn(f"seeding {positions:,} positions"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+    seeding = bar.add_task("seeding", total=None, visible=False, start=False)  # its clock starts with the seeding
+
+    def show_seeding(done: int, total: int) -> None:
+        """The seeding's progress (the one step that takes minutes); the bar stops, and stays as a record of its
+        time, when seeding is complete. Its display is entered with the chain below (``bar.live``: stopping it twice
+        prints nothing more), so that an error or Ctrl-C during seeding stops it too and gives the cursor back."""
+        bar.start_task(seeding)  # once: later calls keep the first start time
+        bar.update(seeding, completed=done, total=total, visible=True)
+        if done >= total:
+            bar.stop()
+
     started = time.monotonic()
-    with demo_chain(load_policy(policy), positions, reports_dir, console.print) as run:
+    with bar.live, demo_chain(load_policy(policy), positions, reports_dir, console.print, show_seeding) as run:
         result, cycle = run.result, run.result.cycle
         console.print(forecast_table(run.snapshot, run.forecasts))
         assert cycle.recommendation is not None
@@ -119,7 +170,8 @@ def demo(
     console.print(
         f"report written to {result.report_dir}/report.html (+ report.md, report.json, charts/, "
         f"manifest.json); check it with: risk-oracle verify {result.report_dir}  "
-        f"({time.monotonic() - started:.1f} s, anvil stopped)"
+        f"({time.monotonic() - started:.1f} s, anvil stopped)",
+        soft_wrap=True,  # one line: the paths are copied from it, and a wrapped one cannot be
     )
 
 
@@ -194,7 +246,8 @@ def snapshot(
     """Read and validate the market at one block; print a summary (or the whole snapshot as JSON)."""
     from oracle.cli.views import print_snapshot
 
-    snap = _read_snapshot(rpc, block, deployment, policy, config)
+    with console.status("reading the market …"):
+        snap = _read_snapshot(rpc, block, deployment, policy, config)
     if as_json:
         typer.echo(snap.model_dump_json(indent=1))
     else:
@@ -261,9 +314,11 @@ def recommend(
 
     loaded = load_policy(policy)
     calibration = load_calibration(loaded)
-    snap = _read_snapshot(rpc, block, deployment, policy, config)
-    vol_model, _card = load_forecaster(model)
-    result = analyse(snap, loaded, calibration, vol_model).recommendation
+    with console.status("reading the market …"):
+        snap = _read_snapshot(rpc, block, deployment, policy, config)
+    with console.status("forecasting, recommending, stress-testing, explaining …"):
+        vol_model, _card = load_forecaster(model)
+        result = analyse(snap, loaded, calibration, vol_model).recommendation
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
     else:
@@ -286,14 +341,14 @@ def _keeper(
     reports_dir: Path | None,
     policy: Path,
     config: Path | None,
-) -> Keeper:
+) -> AbstractContextManager[Keeper]:
     """The keeper of ``cycle`` and ``run``: the settings, with ``--journal`` and ``--reports-dir`` over the file and
-    the environment, wired by the composition root."""
-    from oracle.app import keeper_from_settings
+    the environment, wired by the composition root; its journal locked and its setup checked on entering."""
+    from oracle.app import operated_keeper
 
     given = {"journal": journal, "reports_dir": reports_dir}
     settings = load_settings(config, **{k: v for k, v in given.items() if v is not None})
-    return keeper_from_settings(settings, load_policy(policy), rpc=rpc, deployment=deployment, live=live, model=model)
+    return operated_keeper(settings, load_policy(policy), rpc=rpc, deployment=deployment, live=live, model=model)
 
 
 ModelOption = Annotated[Path | None, typer.Option(help="volatility model artifact (default: the committed one)")]
@@ -312,11 +367,15 @@ def cycle(
     config: SettingsOption = None,
 ) -> None:
     """One keeper cycle, then exit: snapshot, forecast, recommend, gate, explain, record, and (with --live) send
-    through the governor. Journaled in the settings' journal; the record goes to reports/<chain>/<block>/."""
+    through the governor. Journaled in the settings' journal; the record goes to reports/<chain>/<block>-<cycle>/.
+    Refuses to start when another process holds the journal or the setup on chain is wrong."""
     from oracle.cli.views import print_recommendation
 
-    keeper = _keeper(rpc, deployment, live, model, journal, reports_dir, policy, config)
-    result = keeper.run_cycle(dry_run=not live)
+    with ExitStack() as stack:
+        with console.status("locking the journal, checking the setup on chain, loading the model …"):
+            keeper = stack.enter_context(_keeper(rpc, deployment, live, model, journal, reports_dir, policy, config))
+        with console.status("reading the market, forecasting, recommending, stress-testing, explaining …"):
+            result = keeper.run_cycle(dry_run=not live)
     if result.recommendation is not None:
         print_recommendation(result.recommendation, keeper.source.w3.eth.chain_id, console, result.status == "paused")
     mode = "LIVE" if live else "DRY RUN"
@@ -342,7 +401,10 @@ def cycle(
 def report(
     cycle_id: Annotated[int, typer.Option("--cycle", help="journal id of the cycle")],
     journal: Annotated[Path | None, typer.Option(help="journal file (default: the settings' journal)")] = None,
-    out: Annotated[Path | None, typer.Option(help="directory (default: reports/<chain>/<block>)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="directory (default: the cycle's own, as journaled); never one holding another report"),
+    ] = None,
     config: SettingsOption = None,
 ) -> None:
     """Re-render a cycle's report directory from the journal, byte for byte, and check its hash."""
@@ -364,7 +426,7 @@ def report(
 @app.command()
 @command(torch=True)
 def verify(
-    directory: Annotated[Path, typer.Argument(help="a report directory (reports/<chain>/<block>)")],
+    directory: Annotated[Path, typer.Argument(help="a report directory (reports/<chain>/<block>-<cycle>)")],
     rpc: Annotated[str | None, typer.Option(help="node to check the ParametersUpdated events on")] = None,
     model: ModelOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the checks as JSON")] = False,
@@ -373,7 +435,8 @@ def verify(
     --rpc) find the report hash on chain. Exit 1 when any check fails."""
     from oracle.report.verify import verify_directory
 
-    result = verify_directory(directory, rpc, model)
+    with console.status("re-hashing, re-rendering and re-running the pipeline …"):
+        result = verify_directory(directory, rpc, model)
     if as_json:
         typer.echo(result.model_dump_json(indent=1))
     else:
@@ -406,8 +469,8 @@ def run(
     from oracle.daemon import configure_json_logging, run_daemon
 
     configure_json_logging()
-    keeper = _keeper(rpc, deployment, live, model, journal, reports_dir, policy, config)
-    run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
+    with _keeper(rpc, deployment, live, model, journal, reports_dir, policy, config) as keeper:
+        run_daemon(keeper, interval_s=interval, dry_run=not live, metrics_port=metrics_port, max_cycles=max_cycles)
 
 
 @app.command()
@@ -427,9 +490,10 @@ def fork(
     from oracle.cli.views import print_recommendation
     from oracle.fork import rehearse_on_fork
 
-    rehearsal = rehearse_on_fork(
-        load_settings(config), load_policy(policy), fork_url, block=block, deployment=deployment, model=model
-    )
+    with console.status(f"forking {fork_url} and rehearsing one live cycle on the fork …"):
+        rehearsal = rehearse_on_fork(
+            load_settings(config), load_policy(policy), fork_url, block=block, deployment=deployment, model=model
+        )
     result, chain_id, before, after = rehearsal.cycle, rehearsal.chain_id, rehearsal.before, rehearsal.after
     if result.recommendation is not None:
         print_recommendation(result.recommendation, chain_id, console, result.status == "paused")
@@ -476,17 +540,38 @@ def _data_dir(given: Path | None, config: Path | None) -> Path:
 @command(torch=True)
 def train(
     data_dir: DataDirOption = None,
-    name: Annotated[str, typer.Option(help="artifact name under oracle/models/artifacts/")] = "volatility",
+    name: Annotated[str, typer.Option(help="file name: NAME.pt (weights) + NAME.json (provenance)")] = "volatility",
+    out: Annotated[
+        Path | None,
+        typer.Option(help="directory to write into (default: a new models/NAME-<UTC time>/ in the working directory)"),
+    ] = None,
+    replace_committed: Annotated[
+        bool,
+        typer.Option(
+            "--replace-committed",
+            help="write over the committed artifact in oracle/models/artifacts/, which every command loads by default",
+        ),
+    ] = False,
     evaluate_from: Annotated[
         str | None, typer.Option("--evaluate-from", help="walk-forward start for the recorded metrics")
     ] = None,
     config: SettingsOption = None,
 ) -> None:
-    """Train the volatility model on every daily file of DATA_DIR; record walk-forward metrics with it."""
+    """Train the volatility model on every daily file of DATA_DIR; record walk-forward metrics with it.
+
+    Writes a new artifact directory (pass it to other commands with --model); only --replace-committed replaces
+    the committed model that the keeper loads by default. Each file is written atomically."""
+    from oracle.errors import ConfigError
     from oracle.models.evaluate import data_files, default_start, load_daily, score, walk_forward
-    from oracle.models.store import save_model
+    from oracle.models.store import ARTIFACT_DIR, artifact_paths, new_artifact_directory, save_model
     from oracle.models.volatility import NeuralForecaster
 
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise ConfigError(f"--name {name!r} must be a plain file name (no directory)")
+    if replace_committed and out is not None:
+        raise ConfigError("--out and --replace-committed exclude each other: pick one destination")
+    if out is not None and any(p.exists() for p in artifact_paths(out, name)):  # refused now, not after training
+        raise ConfigError(f"{out} already holds a {name} artifact: choose another --out (nothing is overwritten)")
     data_dir = _data_dir(data_dir, config)
     histories = load_daily(data_dir)
     start = default_start(histories) if evaluate_from is None else _utc(evaluate_from)
@@ -502,8 +587,17 @@ def train(
     }
     model = NeuralForecaster().fit_pooled(histories)
     files = list(data_files(data_dir).values())
-    weights, meta = save_model(model, name, files, histories, metrics)
-    console.print(f"wrote {weights} ({weights.stat().st_size / 1024:.0f} KiB) and {meta}")
+    directory = ARTIFACT_DIR if replace_committed else out or new_artifact_directory(name)  # named once trained
+    weights, meta = save_model(model, name, files, histories, metrics, directory=directory, replace=replace_committed)
+    console.print(f"wrote {weights} ({weights.stat().st_size / 1024:.0f} KiB) and {meta}", soft_wrap=True)
+    if replace_committed:
+        console.print("replaced the committed model: every command now loads it by default", soft_wrap=True)
+    else:
+        console.print(
+            f"use it with: --model {weights}  (e.g. risk-oracle recommend --model {weights}); the committed model "
+            "is unchanged (train --replace-committed replaces it)",
+            soft_wrap=True,
+        )
 
 
 @app.command()

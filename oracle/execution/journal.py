@@ -31,10 +31,12 @@ CREATE TABLE IF NOT EXISTS cycles (
     chain_id INTEGER,
     block INTEGER,
     dry_run INTEGER NOT NULL,
-    status TEXT NOT NULL,             -- running, done, failed, abandoned
+    status TEXT NOT NULL,             -- running, done, paused, failed, abandoned
     report_hash TEXT,
     detail TEXT,
-    report BLOB                       -- report.json of the cycle, zlib-compressed (`risk-oracle report`)
+    report BLOB,                      -- report.json of the cycle, zlib-compressed (`risk-oracle report`)
+    report_dir TEXT,                  -- the directory its report was written to
+    seal TEXT                         -- seal.json of the report (hash, transactions, what was not sent)
 );
 CREATE TABLE IF NOT EXISTS recommendations (
     cycle_id INTEGER NOT NULL REFERENCES cycles(id),
@@ -108,6 +110,7 @@ class CycleRecord(BaseModel):
     status: CycleStatus
     report_hash: str | None
     detail: str | None
+    report_dir: str | None = None
 
 
 class RecommendationRecord(BaseModel):
@@ -140,6 +143,9 @@ class Journal:
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(cycles)")}
         if "report" not in columns:  # a journal written before reports were stored
             self._db.execute("ALTER TABLE cycles ADD COLUMN report BLOB")
+        for column in ("report_dir", "seal"):  # a journal written before these were recorded
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE cycles ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -167,11 +173,25 @@ class Journal:
         with self._tx() as db:
             db.execute("UPDATE cycles SET chain_id = ?, block = ? WHERE id = ?", (chain_id, block, cycle_id))
 
-    def set_cycle_report(self, cycle_id: int, report_json: str) -> None:
-        """Store the cycle's ``report.json`` (before anything is sent), compressed: the snapshot in it makes a few
-        hundred KB that zlib shrinks about sixfold, and a daemon writes one per cycle."""
+    def set_cycle_report(self, cycle_id: int, report_json: str, report_dir: Path | None = None) -> None:
+        """Store the cycle's ``report.json`` (before anything is sent) and the directory it was written to,
+        compressed: the snapshot in it makes a few hundred KB that zlib shrinks about sixfold, and a daemon writes
+        one per cycle."""
         with self._tx() as db:
-            db.execute("UPDATE cycles SET report = ? WHERE id = ?", (zlib.compress(report_json.encode()), cycle_id))
+            db.execute(
+                "UPDATE cycles SET report = ?, report_dir = ? WHERE id = ?",
+                (zlib.compress(report_json.encode()), None if report_dir is None else str(report_dir), cycle_id),
+            )
+
+    def set_cycle_seal(self, cycle_id: int, seal_json: str) -> None:
+        """Store the seal written into the cycle's report (``risk-oracle report`` re-renders it)."""
+        with self._tx() as db:
+            db.execute("UPDATE cycles SET seal = ? WHERE id = ?", (seal_json, cycle_id))
+
+    def cycle_seal(self, cycle_id: int) -> str | None:
+        """The stored seal JSON of a cycle, if its report was sealed."""
+        row = self._db.execute("SELECT seal FROM cycles WHERE id = ?", (cycle_id,)).fetchone()
+        return None if row is None else row["seal"]
 
     def cycle_report(self, cycle_id: int) -> str | None:
         """The stored ``report.json`` of a cycle, if it got that far."""

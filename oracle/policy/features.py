@@ -17,6 +17,7 @@ from scipy import stats
 from oracle.domain.appetite import RiskAppetite
 from oracle.domain.forecast import VolForecast
 from oracle.domain.snapshot import MarketSnapshot
+from oracle.errors import PolicyError
 from oracle.models.base import unit_t_ppf
 from oracle.risk.market import gas_cost_usd, position_values
 
@@ -92,6 +93,13 @@ def build_features(
     total = values.sum(axis=1)
     gas = gas_cost_usd(snapshot, appetite)
     close_factor = snapshot.close_factor_bps / 10_000
+    unknown = [a for a in snapshot.assets if a.symbol not in appetite.depth_usd]
+    if unknown:  # a new listing, or a token whose symbol changed: the policy must say how deep its market is
+        raise PolicyError(
+            "the policy's [risk] depth_usd has no entry for "
+            + ", ".join(f"{a.address} (symbol {a.symbol!r} on chain)" for a in unknown)
+            + f"; it knows {', '.join(sorted(appetite.depth_usd))}"
+        )
     out: dict[str, AssetFeatures] = {}
     for i, (asset, f) in enumerate(zip(snapshot.assets, forecasts, strict=True)):
         if f.asset != asset.symbol:

@@ -23,6 +23,7 @@ from oracle.models.base import ewma_variances
 from oracle.pipeline import TRACK_DAYS, CycleAnalysis, MarketRecommendation
 from oracle.policy.features import FEATURE_SHORT, Z99
 from oracle.report.schema import (
+    REPORT_VERSION,
     LossHistogram,
     PastOutcome,
     PastRecommendation,
@@ -146,7 +147,11 @@ def _params_text(p: RiskParams) -> str:
 
 
 def summarise(
-    inputs: ReportInputs, recommendation: MarketRecommendation, risk: RiskImpact, dry_run: bool
+    inputs: ReportInputs,
+    recommendation: MarketRecommendation,
+    risk: RiskImpact,
+    dry_run: bool,
+    version: int = REPORT_VERSION,
 ) -> tuple[str, ...]:
     """The report's summary in plain words, one sentence per line: what changes, why, what stays, at what risk."""
     snapshot = inputs.snapshot
@@ -164,6 +169,17 @@ def summarise(
             + f"{len(proposed)} of {len(recommendation.assets)} assets get new parameters"
             + (" (dry run: nothing was sent)." if dry_run else ", submitted to the governor with this report's hash.")
         ]
+        if version >= 2:  # the report is written before sending: it can only say what is proposed
+            lines = [
+                head
+                + f"{len(proposed)} of {len(recommendation.assets)} assets are proposed new parameters"
+                + (
+                    " (dry run: nothing is sent)."
+                    if dry_run
+                    else ", to be submitted to the governor with this report's hash; the seal lists what was "
+                    "mined and what was not sent, and why."
+                )
+            ]
     for a in recommendation.assets:
         if a.bounded is None:
             lines.append(f"{a.asset} is not governed by the risk governor; it is shown for information.")
@@ -209,8 +225,11 @@ def summarise(
     return tuple(lines)
 
 
-def build_report(analysis: CycleAnalysis, inputs: ReportInputs, *, cycle_id: int, dry_run: bool) -> Report:
-    """The whole report of a cycle: ``analysis`` formatted, next to the ``inputs`` it was computed from."""
+def build_report(
+    analysis: CycleAnalysis, inputs: ReportInputs, *, cycle_id: int, dry_run: bool, version: int = REPORT_VERSION
+) -> Report:
+    """The whole report of a cycle: ``analysis`` formatted, next to the ``inputs`` it was computed from
+    (``version``: the report format, for ``verify`` to rebuild an older report as it was built)."""
     snapshot = analysis.snapshot
     risk = risk_impact(analysis)
     tracks = tuple(
@@ -230,7 +249,8 @@ def build_report(analysis: CycleAnalysis, inputs: ReportInputs, *, cycle_id: int
         policy_sha256=policy_sha256(inputs.policy),
         calibration_sha256=inputs.calibration.sha256,
         model_sha256=inputs.model.weights_sha256 if inputs.model else None,
-        summary=summarise(inputs, recommendation, risk, dry_run),
+        version=version,
+        summary=summarise(inputs, recommendation, risk, dry_run, version),
         inputs=inputs,
         recommendation=recommendation,
         risk=risk,

@@ -39,7 +39,8 @@ def _liquidations_by_asset(w3: Web3, market: str, from_block: int, to_block: int
 def past_recommendations(
     journal: Journal, w3: Web3, snapshot: MarketSnapshot, limit: int = PAST_CYCLES
 ) -> tuple[PastRecommendation, ...]:
-    """The last ``limit`` completed cycles on this chain before the snapshot's block, newest first."""
+    """The last ``limit`` completed cycles on this chain before the snapshot's block, newest first; assets are
+    matched by address and shown under their current symbol (assets no longer listed are left out)."""
     cycles = [
         c
         for c in journal.cycles()
@@ -49,6 +50,7 @@ def past_recommendations(
         and c.block < snapshot.block_number
     ][-limit:]
     mined = {(a.cycle_id, a.symbol) for a in journal.attempts(statuses=("mined",))}
+    symbols = {a.address.lower(): a.symbol for a in snapshot.assets}
     out: list[PastRecommendation] = []
     for cycle in reversed(cycles):
         block = cycle.block
@@ -57,16 +59,17 @@ def past_recommendations(
         liquidations = _liquidations_by_asset(w3, snapshot.market, block + 1, snapshot.block_number)
         for row in journal.recommendations(cycle.id):
             rec = AssetRecommendation.model_validate_json(row.record)
-            if rec.bounded is None:
+            symbol = symbols.get(row.asset.lower())  # by address: a symbol is a label its token may change
+            if rec.bounded is None or symbol is None:
                 continue
-            sent = (cycle.id, rec.asset) in mined
+            sent = (cycle.id, row.symbol) in mined
             sigma = rec.features.sigma_1d
             out.append(
                 PastRecommendation(
                     cycle_id=cycle.id,
                     block=block,
                     timestamp=timestamp,
-                    asset=rec.asset,
+                    asset=symbol,
                     sigma_1d=sigma,
                     var99_1d=1 - math.exp(-rec.features.tail_q99 * sigma),
                     params=rec.bounded.bounded if sent else rec.bounded.current,

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from oracle.errors import OracleError
+from oracle.errors import OracleError, ReportExistsError
 from oracle.execution.journal import Journal
 from oracle.report.render import Seal, render_directory
 from oracle.report.schema import Report
 
 
 def rerender_cycle(journal: Journal, cycle_id: int, directory: Path | None, reports_dir: Path) -> tuple[Path, str]:
-    """Write cycle ``cycle_id``'s report to ``directory`` (default ``reports_dir/<chain>/<block>``); returns the
-    directory and the report hash, which must equal the one the cycle recorded."""
+    """Write cycle ``cycle_id``'s report to ``directory`` (default: the directory the cycle wrote, as the journal
+    recorded it, else ``reports_dir/<chain>/<block>-<cycle>``); returns the directory and the report hash, which
+    must equal the one the cycle recorded. A directory holding this same report is restored file by file; one
+    holding any other report is never touched (``ReportExistsError``)."""
     cycle = journal.cycle(cycle_id)
     if cycle is None:
         raise OracleError(f"no cycle #{cycle_id} in {journal.path}")
@@ -28,11 +30,31 @@ def rerender_cycle(journal: Journal, cycle_id: int, directory: Path | None, repo
             + (f" ({cycle.detail})" if cycle.detail else "")
         )
     report = Report.model_validate_json(stored)
-    target = directory or reports_dir / str(report.chain_id) / str(report.block_number)
+    default = (
+        Path(cycle.report_dir)
+        if cycle.report_dir
+        else reports_dir / str(report.chain_id) / f"{report.block_number}-{cycle_id}"
+    )
+    target = directory or default
     mined = {a.symbol: a.tx_hash for a in journal.attempts(cycle_id=cycle_id, statuses=("mined",))}
     recorded = cycle.report_hash
-    seal = Seal(report_hash=recorded or "", dry_run=report.dry_run, transactions=mined) if recorded else None
-    report_hash = render_directory(report, target, seal)
+    seal = None
+    if recorded:
+        stored_seal = journal.cycle_seal(cycle_id)
+        sealed = (
+            Seal.model_validate_json(stored_seal)
+            if stored_seal
+            else Seal(report_hash=recorded, dry_run=report.dry_run)  # a journal from before seals were stored
+        )
+        # transactions found mined after the seal was written (a reconciled attempt) join it
+        not_sent = {asset: why for asset, why in sealed.not_sent.items() if asset not in mined}
+        seal = sealed.model_copy(update={"transactions": {**sealed.transactions, **mined}, "not_sent": not_sent})
+    try:
+        report_hash = render_directory(report, target, seal)
+    except ReportExistsError as exc:
+        raise ReportExistsError(
+            f"cycle #{cycle_id}: {exc} (pass --out DIR to re-render it elsewhere)", exc.directory, exc.report_hash
+        ) from exc
     if recorded and report_hash != recorded:
         raise OracleError(
             f"cycle #{cycle_id}: re-rendered report hashes to {report_hash}, the cycle recorded "

@@ -23,7 +23,9 @@ from oracle.policy.calibrate import Calibration
 from oracle.policy.features import AssetFeatures
 from oracle.risk.metrics import RiskMetrics
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+"""2: HTML autoescaped, Markdown cells escaped, chart file names sanitised (``shap_<index>_<symbol>.png``), the
+seal lists what was not sent. Version-1 reports still render (and verify) with the version-1 renderer."""
 
 
 def canonical_sha256(body: Any) -> str:

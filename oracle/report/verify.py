@@ -163,7 +163,7 @@ def _check_pipeline(report: Report, model_path: Path | None) -> list[Check]:
         _compare("forecasts", inputs.forecasts, analysis.forecasts),
         _compare("recommendation", report.recommendation, analysis.recommendation),
     ]
-    rebuilt = build_report(analysis, inputs, cycle_id=report.cycle_id, dry_run=report.dry_run)
+    rebuilt = build_report(analysis, inputs, cycle_id=report.cycle_id, dry_run=report.dry_run, version=report.version)
     checks.append(_compare("report", report, rebuilt))
     return checks
 
