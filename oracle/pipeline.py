@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from oracle.data.candles import daily_candles
 from oracle.data.confirm import confirmed_asset
 from oracle.domain.forecast import VolForecast
-from oracle.domain.params import RiskParams
+from oracle.domain.params import Param, RiskParams
 from oracle.domain.policy import Policy
 from oracle.domain.snapshot import MarketSnapshot
 from oracle.errors import ModelError
@@ -31,7 +31,7 @@ from oracle.explain.background import BACKGROUND_DAYS, recent_background, recent
 from oracle.explain.robustness import explainer_gaps
 from oracle.models.live import forecast, forecast_asset
 from oracle.models.volatility import NeuralForecaster
-from oracle.policy.bounds import BoundedUpdate, LtCutHold, clamp_update
+from oracle.policy.bounds import BoundedUpdate, LtCutHold, clamp_update, ltv_cut_only
 from oracle.policy.calibrate import Calibration
 from oracle.policy.features import AssetFeatures, build_features, feature_matrix
 from oracle.policy.recommend import MarketConstants, recommend_matrix, to_params
@@ -202,6 +202,49 @@ def _lt_holds(snapshot: MarketSnapshot, policy: Policy, view: ConfirmedView | No
     }
 
 
+HELD_WITH_LT = "held with the guarded LT cut: the whole update failed the risk gate"
+
+
+def _keep_ltv_cuts(
+    snapshot: MarketSnapshot,
+    policy: Policy,
+    holds: Mapping[str, LtCutHold],
+    bounded: dict[str, BoundedUpdate | None],
+    gates: dict[str, GateDecision],
+    market: CascadeMarket,
+    shocks: Shocks,
+    current: RiskRun,
+) -> None:
+    """Where the manipulation guard held an LT cut and the rest of the update then failed the risk gate, propose
+    the LTV cut alone (``ltv_cut_only``), gated again: the guard must never hold back an LTV cut. Updates
+    ``bounded`` and ``gates`` in place."""
+    symbols = [a.symbol for a in snapshot.assets]
+    current_params = [a.params for a in snapshot.assets]
+    for symbol, hold in holds.items():
+        update, gate = bounded.get(symbol), gates.get(symbol)
+        if update is None or gate is None or gate.passed:
+            continue
+        if update.clamps[Param.LIQUIDATION_THRESHOLD].binding != hold.binding:
+            continue  # the guard did not bind: the gate judged the update the model wanted
+        asset = snapshot.asset(symbol)
+        assert asset.bounds is not None  # bounded[symbol] is not None
+        alone = ltv_cut_only(
+            update,
+            asset.bounds,
+            asset.last_changed_at,
+            snapshot.block_timestamp,
+            policy.update.min_change_bps,
+            HELD_WITH_LT,
+        )
+        if alone is None or not alone.changes:
+            continue
+        decision = risk_gate(
+            market, shocks, symbols, current_params, {symbol: alone.bounded}, policy.risk, current.result
+        )[symbol]
+        if decision.passed:
+            bounded[symbol], gates[symbol] = alone, decision
+
+
 def _bound(
     snapshot: MarketSnapshot, policy: Policy, raw: np.ndarray, holds: Mapping[str, LtCutHold]
 ) -> dict[str, BoundedUpdate | None]:
@@ -255,7 +298,8 @@ def analyse(
     attributions = explain(model, x, background, symbols)
 
     confirmed = confirmed_view(snapshot, policy, vol_model, model, forecasts, raw)
-    bounded = _bound(snapshot, policy, raw, _lt_holds(snapshot, policy, confirmed))
+    holds = _lt_holds(snapshot, policy, confirmed)
+    bounded = _bound(snapshot, policy, raw, holds)
     market = cascade_market(snapshot, policy.risk)
     shocks = market_shocks(candles, forecasts, policy.risk)
     current_params = [a.params for a in snapshot.assets]
@@ -264,6 +308,7 @@ def analyse(
     gates = (
         risk_gate(market, shocks, symbols, current_params, changing, policy.risk, current.result) if changing else {}
     )
+    _keep_ltv_cuts(snapshot, policy, holds, bounded, gates, market, shocks, current)
 
     assets = []
     for i, symbol in enumerate(symbols):

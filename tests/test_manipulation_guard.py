@@ -25,7 +25,7 @@ from oracle.domain.policy import ManipulationGuard, Policy
 from oracle.domain.snapshot import MarketSnapshot
 from oracle.models.store import load_model
 from oracle.models.volatility import NeuralForecaster
-from oracle.pipeline import AssetRecommendation, CycleAnalysis, analyse
+from oracle.pipeline import HELD_WITH_LT, AssetRecommendation, CycleAnalysis, analyse
 from oracle.policy.calibrate import Calibration, load_calibration
 
 pytestmark = pytest.mark.anvil
@@ -166,3 +166,24 @@ def test_the_cut_goes_through_once_the_move_persists(
     assert (
         _weth(analyse(third, day, calibration, model)).bounded == _weth(analyse(third, off, calibration, model)).bounded
     )
+
+
+def test_when_the_held_update_fails_the_gate_the_ltv_cut_still_goes_out(
+    feeds: Feeds, policy: Policy, calibration: Calibration, model: NeuralForecaster
+) -> None:
+    """With WETH at 8000/8550/500 the held update (LTV cut, LT held, LB up) fails the risk gate as a whole; the
+    LTV cut must not be lost with it: it goes out alone, LT and LB stay."""
+    state = RiskParams(ltv=8000, liquidation_threshold=8550, liquidation_bonus=500)
+    snapshot = feeds.spiked[0].model_copy(
+        update={
+            "assets": tuple(
+                a.model_copy(update={"params": state}) if a.symbol == "WETH" else a for a in feeds.spiked[0].assets
+            )
+        }
+    )
+    held = _weth(analyse(snapshot, policy, calibration, model))
+    assert held.bounded is not None and held.gate is not None and held.gate.passed and held.proposed
+    assert held.bounded.bounded == RiskParams(ltv=7700, liquidation_threshold=8550, liquidation_bonus=500)
+    assert held.bounded.clamps[LT].binding.startswith("manipulation guard")
+    assert held.bounded.clamps[Param.LIQUIDATION_BONUS].binding == HELD_WITH_LT
+    assert held.bounded.clamps[Param.LIQUIDATION_BONUS].raw > 500  # the model's LB is still shown

@@ -253,3 +253,38 @@ def clamp_update(
         for p in Param
     )
     return BoundedUpdate(asset=asset, current=current, raw=raw, bounded=params(), clamps=clamps)
+
+
+def ltv_cut_only(
+    update: BoundedUpdate,
+    bounds: AssetBounds,
+    last_changed_at: LastChanged,
+    timestamp: int,
+    min_change_bps: int,
+    binding: str,
+) -> BoundedUpdate | None:
+    """``update``'s LTV cut alone, LT and LB kept at their current values (LT still naming the limit that held it,
+    LB naming ``binding``); ``None`` when ``update`` does not cut LTV.
+
+    Why: when the manipulation guard holds an LT cut back, the rest of the update (say, a higher LB without the
+    LT cut it came with) can fail the risk gate as a whole, and the LTV cut would be lost with it. Cutting LTV only
+    stops new borrowing and liquidates no one, so it must never wait for the guard."""
+    if update.bounded.ltv >= update.current.ltv:
+        return None
+    raw = RiskParams(
+        ltv=update.raw.ltv,
+        liquidation_threshold=update.current.liquidation_threshold,
+        liquidation_bonus=update.current.liquidation_bonus,
+    )
+    alone = clamp_update(update.asset, update.current, raw, bounds, last_changed_at, timestamp, min_change_bps)
+    reasons = {
+        Param.LIQUIDATION_THRESHOLD: update.clamps[Param.LIQUIDATION_THRESHOLD].binding,  # the guard's own label
+        Param.LIQUIDATION_BONUS: binding,
+    }
+    clamps = tuple(
+        c
+        if c.param == Param.LTV
+        else c.model_copy(update={"raw": update.raw.get(c.param), "binding": reasons[c.param]})
+        for c in alone.clamps
+    )
+    return alone.model_copy(update={"raw": update.raw, "clamps": clamps})
