@@ -14,5 +14,5 @@ cd "$work/run"  # not the checkout: `import oracle` must find the installed pack
 "$work/venv/bin/python" -c "import oracle; assert '$repo' not in oracle.__file__, oracle.__file__"
 ORACLE_NODE_MODULES="$repo/node_modules" ORACLE_CACHE_DIR="$work/cache" \
   "$work/venv/bin/risk-oracle" demo --positions 40 --reports-dir "$work/run/reports" | tail -n 3
-test -f "$work"/run/reports/*/*/manifest.json
+test -f "$work"/run/reports/demo/*/*/*/manifest.json  # reports/demo/<run>/<chain>/<block>-<cycle>/
 echo "installed package: demo ran to the end"
