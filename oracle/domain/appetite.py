@@ -39,7 +39,8 @@ class RiskAppetite(BaseModel):
         default=3000.0, description="gas token price when the native asset is not a collateral of the market"
     )
     depth_usd: dict[str, Annotated[float, Field(gt=0)]] = Field(
-        description="per asset symbol: USD on each side of the constant-product pool liquidators sell into"
+        description="per asset, by token address (survives a renamed symbol) or symbol: USD on each side of the "
+        "constant-product pool liquidators sell into"
     )
     lb_margin_bps: Bps = Field(default=100, description="liquidator margin above gas, slippage and price risk")
     lt_floor_bps: Bps = 3000
@@ -53,6 +54,12 @@ class RiskAppetite(BaseModel):
     calibration: str = Field(
         default="default.calibration.json", description="coefficients file, relative to the policy file"
     )
+
+    def depth_of(self, address: str, symbol: str) -> float | None:
+        """The pool depth of an asset: keyed by its token address (any case) first, since a symbol is a label the
+        token's owner may change, else by its symbol; ``None`` when the policy names it neither way."""
+        by_address = {k.lower(): v for k, v in self.depth_usd.items() if k.startswith("0x")}
+        return by_address.get(address.lower(), self.depth_usd.get(symbol))
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -93,12 +93,13 @@ def build_features(
     total = values.sum(axis=1)
     gas = gas_cost_usd(snapshot, appetite)
     close_factor = snapshot.close_factor_bps / 10_000
-    unknown = [a for a in snapshot.assets if a.symbol not in appetite.depth_usd]
+    unknown = [a for a in snapshot.assets if appetite.depth_of(a.address, a.symbol) is None]
     if unknown:  # a new listing, or a token whose symbol changed: the policy must say how deep its market is
         raise PolicyError(
             "the policy's [risk] depth_usd has no entry for "
             + ", ".join(f"{a.address} (symbol {a.symbol!r} on chain)" for a in unknown)
-            + f"; it knows {', '.join(sorted(appetite.depth_usd))}"
+            + f"; it knows {', '.join(sorted(appetite.depth_usd))} (key an asset by its token address to survive a "
+            "renamed symbol)"
         )
     out: dict[str, AssetFeatures] = {}
     for i, (asset, f) in enumerate(zip(snapshot.assets, forecasts, strict=True)):
@@ -109,6 +110,8 @@ def build_features(
         repay = close_factor * debt[holders] * values[holders, i] / total[holders]
         median_repay = float(np.median(repay)) if repay.size else math.inf
         value = asset.collateral_value_usd
+        depth = appetite.depth_of(asset.address, asset.symbol)
+        assert depth is not None  # checked above
         out[asset.symbol] = AssetFeatures(
             sigma_1d=f.sigma,
             tail_q99=tail_quantile(f.dof),
@@ -116,7 +119,7 @@ def build_features(
             staleness_h=asset.staleness_s / 3600,
             liq_density_10=min(1.0, asset.liquidation_density_usd["10%"] / value) if value > 0 else 0.0,
             top10_share=asset.top10_share,
-            depth_ratio=value / appetite.depth_usd[asset.symbol],
+            depth_ratio=value / depth,
             utilisation=snapshot.utilisation,
             gas_share=gas / median_repay if median_repay > 0 else 0.0,
         )

@@ -15,6 +15,7 @@ import pandas as pd
 from oracle.domain.appetite import RiskAppetite
 from oracle.domain.forecast import VolForecast
 from oracle.domain.snapshot import MarketSnapshot
+from oracle.errors import PolicyError
 from oracle.risk.cascade import CascadeMarket, Shocks, sample_shocks
 
 MIN_CORRELATION_DAYS = 30
@@ -60,7 +61,11 @@ def correlation(candles: Mapping[str, pd.DataFrame]) -> np.ndarray:
 def cascade_market(snapshot: MarketSnapshot, appetite: RiskAppetite) -> CascadeMarket:
     """The snapshot's positions as the simulator sees them."""
     values, debt = position_values(snapshot)
-    depth = np.array([appetite.depth_usd[a.symbol] for a in snapshot.assets])
+    depths = [appetite.depth_of(a.address, a.symbol) for a in snapshot.assets]
+    missing = [a.symbol for a, d in zip(snapshot.assets, depths, strict=True) if d is None]
+    if missing:
+        raise PolicyError(f"the policy's [risk] depth_usd names no pool depth for {', '.join(missing)}")
+    depth = np.array(depths, dtype=float)
     return CascadeMarket(values, debt, depth, gas_cost_usd(snapshot, appetite), snapshot.close_factor_bps / 10_000)
 
 

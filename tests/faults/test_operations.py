@@ -27,9 +27,9 @@ from oracle.devnet.anvil import ANVIL_GUARDIAN_KEY, ANVIL_KEEPER_KEY, AnvilNode
 from oracle.devnet.deploy import Deployment
 from oracle.devnet.storage import hex_word, variable_slot
 from oracle.domain.policy import Policy
-from oracle.errors import JournalLockedError, ReportExistsError
+from oracle.errors import JournalLockedError, ReportExistsError, SetupError
 from oracle.execution.journal import Journal
-from oracle.execution.lock import journal_lock
+from oracle.execution.lock import journal_lock, keeper_lock
 from oracle.execution.submit import FeePolicy
 from oracle.report.render import MANIFEST, SEAL, Seal
 from oracle.report.verify import verify_directory
@@ -102,6 +102,31 @@ def test_a_deployment_of_another_chain_is_refused(anvil: AnvilNode, seeded: Depl
         app, ["cycle", "--deployment", str(deployment)], env=_cli_env(anvil, tmp_path, ANVIL_KEEPER_KEY)
     )
     assert run.exit_code == 2 and "the node is chain 31337, the deployment is on chain 1" in run.output, run.output
+
+
+def test_a_market_whose_risk_admin_is_not_the_governor_is_refused(
+    w3: Web3, seeded: Deployment, policy: Policy, journal: Journal, tmp_path: Path, clean_chain: None
+) -> None:
+    market = seeded.market_contract(w3)
+    owner = Web3.to_checksum_address(seeded.owner)
+    w3.provider.make_request("anvil_impersonateAccount", [owner])  # type: ignore[arg-type]  # anvil RPC
+    stranger = Account.from_key(ANVIL_GUARDIAN_KEY).address
+    w3.eth.wait_for_transaction_receipt(market.functions.setRiskAdmin(stranger).transact({"from": owner}))
+    keeper = build_keeper(w3, seeded, policy, journal, tmp_path / "reports")
+    with pytest.raises(SetupError, match=f"the market's risk admin is {stranger}, not the governor"):
+        keeper.check_setup(live=False)
+    result = keeper.run_cycle(dry_run=False)
+    assert result.status == "failed" and result.error == "SetupError" and journal.attempts() == []
+
+
+def test_one_live_keeper_per_key_across_journals(tmp_path: Path) -> None:
+    os.environ.setdefault("ORACLE_LOCK_DIR", str(tmp_path / "locks"))
+    address = Account.from_key(ANVIL_KEEPER_KEY).address
+    with keeper_lock(31337, address):
+        with pytest.raises(JournalLockedError, match=f"keeper {address} on chain 31337 is in use by process"):
+            keeper_lock(31337, address).acquire()
+        with keeper_lock(1, address):  # the same key on another chain has its own nonces
+            pass
 
 
 def test_a_keeper_rotated_away_mid_run_fails_the_cycle_reds_health_and_sends_nothing(
@@ -195,7 +220,8 @@ def test_a_renamed_token_is_the_same_asset_to_the_next_cycle(
     assert f"{seeded.asset('LINK').token} (symbol 'LINK.v2' on chain)" in unknown.detail.replace(
         Web3.to_checksum_address(seeded.asset("LINK").token), seeded.asset("LINK").token
     )
-    keeper.policy = _knowing(policy, "LINK", "LINK.v2")
+    by_address = {**policy.risk.depth_usd, seeded.asset("LINK").token: policy.risk.depth_usd["LINK"]}  # by token
+    keeper.policy = policy.model_copy(update={"risk": policy.risk.model_copy(update={"depth_usd": by_address})})
     second = keeper.run_cycle()
     assert second.status == "done" and second.recommendation is not None, second.detail
     renamed = second.recommendation.asset("LINK.v2")
@@ -303,7 +329,7 @@ def test_the_journal_lock_is_released_when_its_holder_dies(tmp_path: Path) -> No
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from oracle.execution.lock import journal_lock; "
+            "import sys, time; from pathlib import Path; from oracle.execution.lock import journal_lock, keeper_lock; "
             "held = journal_lock(Path(sys.argv[1])).acquire(); print('held', flush=True); time.sleep(600)",
             str(journal),
         ],
