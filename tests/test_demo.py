@@ -86,3 +86,27 @@ def test_demo_stops_anvil_when_interrupted(tmp_path: Path, sig: signal.Signals) 
     assert proc.returncode != 0
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=2)
+
+
+def test_two_demos_at_once_both_finish_and_keep_their_own_runs(tmp_path: Path) -> None:
+    """Two demos started together in one reports directory: each has its own chain, run directory and journal
+    (before, they shared one journal file and one died with 'disk I/O error')."""
+    cli = Path(sys.executable).with_name("risk-oracle")
+    procs = [
+        subprocess.Popen(
+            [str(cli), "demo", "--positions", "10", "--reports-dir", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    runs = sorted(d for d in (tmp_path / "demo").iterdir() if d.is_dir())
+    assert len(runs) == 2
+    for run in runs:
+        assert [c.status for c in Journal(run / "journal.sqlite").cycles()] == ["done"]
+        (manifest,) = run.glob("31337/*/manifest.json")
+        assert (manifest.parent / "seal.json").is_file()

@@ -4,6 +4,7 @@ tolerated or named, the CLI prints a snapshot."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,16 @@ def test_cli_snapshot_json_and_summary(anvil, w3: Web3, deployment: Deployment, 
         env={"COLUMNS": "140"},
     ).stdout
     assert "collateral assets" in summary and "WETH" in summary and "health factors" in summary
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}  # piped into a file, no terminal width known
+    piped = subprocess.run(
+        [str(cli), "snapshot", "--rpc", anvil.url, "--deployment", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    assert max(len(line) for line in piped.splitlines()) > 80  # tables and lines are not cut at 80 columns
+    assert deployment.market in piped and "…" not in piped, piped  # nothing truncated
     bad = subprocess.run(
         [str(cli), "snapshot", "--rpc", "http://127.0.0.1:9", "--deployment", str(path)], capture_output=True, text=True
     )
