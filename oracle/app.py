@@ -97,32 +97,6 @@ def build_keeper(
     )
 
 
-def keeper_from_settings(
-    settings: Settings,
-    policy: Policy,
-    *,
-    rpc: str | None = None,
-    deployment: Path | None = None,
-    live: bool = False,
-    model: Path | None = None,
-) -> Keeper:
-    """The keeper ``risk-oracle cycle`` and ``run`` operate: node, addresses, journal and reports from the settings;
-    the keeper key only when ``live``. No lock and no setup check: ``operated_keeper`` adds them."""
-    addresses = MarketAddresses.resolve(settings, deployment)
-    w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
-    signer = load_keeper_account(settings) if live else None
-    return build_keeper(
-        w3,
-        addresses,
-        policy,
-        Journal(settings.journal),
-        settings.reports_dir,
-        signer=signer,
-        fees=settings.execution,
-        model=model,
-    )
-
-
 @contextmanager
 def operated_keeper(
     settings: Settings,
@@ -133,14 +107,21 @@ def operated_keeper(
     live: bool = False,
     model: Path | None = None,
 ) -> Iterator[Keeper]:
-    """The keeper of ``cycle`` and ``run``, ready to operate: its journal locked for this process (and, live, its
-    key on this chain), the setup checked on chain (chain id, contracts, risk admin and, live, the keeper address:
-    ``SetupError`` otherwise), and cycles an earlier process left ``running`` marked abandoned (safe: the lock
-    says no other keeper is running on this journal). Locks and journal are released on exit."""
+    """The keeper of ``cycle`` and ``run``, ready to operate: node, addresses, journal and reports from the settings
+    (the keeper key only when ``live``); its journal locked for this process (and, live, its key on this chain);
+    the setup checked on chain (chain id, contracts, risk admin and, live, the keeper address: ``SetupError``
+    otherwise); and cycles an earlier process left ``running`` marked abandoned (safe: the lock says no other
+    keeper is running on this journal). Locks and journal are released on exit."""
     with ExitStack() as stack:
         stack.enter_context(journal_lock(settings.journal))
-        keeper = keeper_from_settings(settings, policy, rpc=rpc, deployment=deployment, live=live, model=model)
-        stack.callback(keeper.journal.close)
+        addresses = MarketAddresses.resolve(settings, deployment)
+        w3 = make_web3(rpc or settings.rpc_url, settings.rpc_timeout_s)
+        signer = load_keeper_account(settings) if live else None
+        journal = Journal(settings.journal)
+        stack.callback(journal.close)
+        keeper = build_keeper(
+            w3, addresses, policy, journal, settings.reports_dir, signer=signer, fees=settings.execution, model=model
+        )
         if keeper.submitter is not None:
             chain_id = rpc_call(keeper.source.w3, lambda: keeper.source.w3.eth.chain_id, "chain id")
             stack.enter_context(keeper_lock(chain_id, keeper.submitter.address))

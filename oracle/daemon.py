@@ -104,7 +104,7 @@ class KeeperMetrics:
         self.rpc_errors.inc(result.rpc_errors)
         if result.error == "SetupError":
             self.setup_ok.set(0)
-        elif result.status in ("done", "paused") or result.block is not None:  # the setup check came before
+        elif result.block is not None:  # the cycle got past its setup check to the snapshot
             self.setup_ok.set(1)
         self.updates.labels("sent").inc(len(result.sent))
         self.updates.labels("not_sent").inc(len(result.not_sent))
@@ -116,8 +116,7 @@ class KeeperMetrics:
 
 def serve_metrics(metrics: KeeperMetrics, port: int, interval_s: float) -> ThreadingHTTPServer:
     """``/metrics`` (Prometheus text format) and ``/healthz`` (200 while the last success is recent and the setup
-    check passes) on
-    127.0.0.1:``port`` (0 = any free port), in a daemon thread."""
+    check passes) on 127.0.0.1:``port`` (0 = any free port), in a daemon thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

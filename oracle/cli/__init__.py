@@ -98,7 +98,7 @@ def demo(
             min=0,
             max=5_000,
             help="borrower positions to seed, at most 5,000 (seeded as transactions: about 1 min for 5,000; "
-            "10,000 took over 3 min); the default market lends enough for about 1,000",
+            "10,000 did not finish in 3 min); the default market lends enough for 1,032",
         ),
     ] = 300,
     policy: PolicyOption = DEFAULT_POLICY,
