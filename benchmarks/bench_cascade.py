@@ -3,12 +3,15 @@
 Market: 10,000 positions over four assets with the demo market's shape (70 % single-collateral, 15 % near
 liquidation at HF 1.03-1.15, 2 % whales), pool depths at the demo policy's collateral/depth ratios, the demo
 policy's LT/LB; 10,000 paths of 24 hourly steps from Student-t (dof 4) daily vols of 4-7 %, correlation 0.7.
+The realism terms are on, as the policy's ``[risk.liquidators]`` sets them (the feed's deviation and heartbeat,
+liquidator capacity and profitable chunks, depth shrinking with volatility, impact decay, the slippage in the
+profit test); ``--instant`` measures the first simulator instead.
 The reference (:func:`oracle.risk.cascade.reference_cascade`, the same model one path and one position at a time)
 runs in the same process on the first ``--ref-paths`` paths and ``--ref-positions`` positions and is scaled
 linearly in paths x positions; the torch engine is also timed on that small case, and both are checked to agree
 there.
 
-Usage: python benchmarks/bench_cascade.py [--paths 10000] [--positions 10000] [--steps 24] [--threads 2]
+Usage: python benchmarks/bench_cascade.py [--paths 10000] [--positions 10000] [--steps 24] [--threads 2] [--instant]
 The last line printed is one JSON object of the figures.
 """
 
@@ -23,7 +26,16 @@ import numpy as np
 import torch
 
 from oracle.config import load_policy
-from oracle.risk.cascade import CascadeMarket, CascadeParams, Shocks, reference_cascade, run_cascade, sample_shocks
+from oracle.risk.cascade import (
+    INSTANT,
+    CascadeMarket,
+    CascadeParams,
+    Shocks,
+    reference_cascade,
+    run_cascade,
+    sample_shocks,
+)
+from oracle.risk.market import cascade_liquidators
 
 DEPTH_RATIO = {"WETH": 0.047, "WBTC": 0.010, "LINK": 0.155, "AAVE": 0.118}  # collateral / depth on the demo chain
 SIGMA = np.array([0.045, 0.04, 0.065, 0.07])
@@ -57,19 +69,26 @@ def main() -> None:
     parser.add_argument("--ref-positions", type=int, default=2_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--instant", action="store_true", help="the first simulator: no realism terms")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     market, params = synthetic_market(args.positions)
+    policy = load_policy()
+    liquidators = (
+        INSTANT
+        if args.instant
+        else cascade_liquidators(policy.risk, [(a.symbol, a.symbol) for a in policy.market.assets])
+    )
     corr = np.full((4, 4), 0.7) + 0.3 * np.eye(4)
     started = time.perf_counter()
     shocks = sample_shocks(SIGMA, np.full(4, 4.0), corr, paths=args.paths, steps=args.steps, seed=3)
     shocks_s = time.perf_counter() - started
-    run_cascade(market, params, Shocks(shocks.log_returns[:256], 3))  # warm-up
+    run_cascade(market, params, Shocks(shocks.log_returns[:256], 3), liquidators=liquidators)  # warm-up
     times = []
     for _ in range(args.reps):
         started = time.perf_counter()
-        result = run_cascade(market, params, shocks)
+        result = run_cascade(market, params, shocks, liquidators=liquidators)
         times.append(time.perf_counter() - started)
     torch_s = min(times)
 
@@ -83,10 +102,10 @@ def main() -> None:
     )
     small_shocks = Shocks(shocks.log_returns[: args.ref_paths], 3)
     started = time.perf_counter()
-    ref = reference_cascade(small, params, small_shocks)
+    ref = reference_cascade(small, params, small_shocks, liquidators=liquidators)
     reference_s = time.perf_counter() - started
     started = time.perf_counter()
-    fast = run_cascade(small, params, small_shocks, dtype=torch.float64)
+    fast = run_cascade(small, params, small_shocks, dtype=torch.float64, liquidators=liquidators)
     torch_small_s = time.perf_counter() - started
     agree = bool(
         np.allclose(fast.bad_debt_usd, ref.bad_debt_usd, rtol=1e-9, atol=1e-6)
@@ -124,6 +143,7 @@ def main() -> None:
                 "peak_rss_mb": round(peak_rss_mb, 1),
                 "reference_agrees": agree,
                 "threads": args.threads,
+                "realism_terms": not args.instant,
             }
         )
     )
