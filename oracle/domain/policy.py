@@ -61,6 +61,32 @@ class ManipulationGuard(BaseModel):
         return f"manipulation guard: move not yet confirmed over {self.confirm_rounds} rounds / {_span(self.confirm_s)}"
 
 
+class StressHold(BaseModel):
+    """When LTV and LT may rise (and LB fall): only in calm (``[stress_hold]`` in the policy file).
+
+    Why: in a crisis (June 2022, σ 5-9 % a day) a recommendation fitted to the recent market can still ask for
+    a higher LT, and the governor would let it rise by its ``max_increase_bps``; loosening is what a lender must
+    never do while prices crash. So a loosening move (LTV up, LT up, LB down) is held at the current value while
+    any of these holds, per asset (``oracle.policy.stress``): the forecast's regime label is at least
+    ``regime_at_least`` (unknown, as with the EWMA fallback, counts as stressed); the cycle's forecast σ is above
+    the median of the RiskMetrics EWMA σ (λ 0.94) over the last ``median_days`` days of the feed's daily candles
+    (fewer when the snapshot carries fewer); a day of the last ``breach_days`` fell below its one-day VaR99
+    (the EWMA σ known the day before x the normal 99 % quantile). Cuts (LTV down, LT down, LB up) are never held.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    regime_at_least: float = Field(
+        gt=0, le=1, description="a regime label at least this (0 calm, 0.5, 1 stressed) holds loosening"
+    )
+    median_days: int = Field(
+        ge=1, le=10_000, description="days of daily EWMA σ whose median the forecast σ must not exceed"
+    )
+    breach_days: int = Field(
+        ge=0, le=10_000, description="days after a VaR99 breach during which nothing loosens (0: rule off)"
+    )
+
+
 def _span(seconds: int) -> str:
     """``3600`` -> ``1 h``, ``5400`` -> ``90 min``, ``45`` -> ``45 s``."""
     if seconds and seconds % 3600 == 0:
@@ -90,6 +116,12 @@ class Policy(BaseModel):
     # reports re-serialise (and hash) byte for byte.
     manipulation_guard: ManipulationGuard | None = Field(
         default=None, exclude_if=_unset, description="holds LT cuts back until a price jump is confirmed"
+    )
+    # Absent = disabled, for the same reason as the guard.
+    stress_hold: StressHold | None = Field(
+        default=None,
+        exclude_if=_unset,
+        description="holds LTV / LT rises and LB cuts back while the market is stressed",
     )
 
     @model_validator(mode="after")

@@ -114,8 +114,9 @@ class ParamClamp(BaseModel):
     current: int
     raw: int
     bounded: int
-    # "none", "min", "max", "max_increase", "max_decrease", "min_delay", "min_change", "linked_rule", or an
-    # ``LtCutHold``'s label (the manipulation guard's "manipulation guard: move not yet confirmed over ...")
+    # "none", "min", "max", "max_increase", "max_decrease", "min_delay", "min_change", "linked_rule", an
+    # ``LtCutHold``'s label (the manipulation guard's "manipulation guard: move not yet confirmed over ...") or a
+    # ``LooseningHold``'s (the stress hold's "stress_hold: ...")
     binding: str
     next_change_at: int  # earliest time this parameter may change again (0 = now)
 
@@ -177,6 +178,25 @@ def _hold_cut(old: int, value: int, hold: LtCutHold, b: ParamBounds, min_change_
     return (old if 0 < old - target < min_change_bps else target), True
 
 
+class LooseningHold(BaseModel):
+    """No loosening in this update: LTV and LT may not rise, LB may not fall; ``binding`` labels a held move.
+
+    Why a clamp of its own: the policy's stress hold (``oracle.policy.stress``) keeps a stressed market's
+    parameters from loosening, and the report must say this, not a governor rule, is what held the move. A held
+    move stays at its current value, which keeps the range, the step and the delay the clamp checked. Cuts of LTV
+    or LT and rises of LB are never touched: tightening stays fast.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    binding: str
+
+
+def _loosens(p: Param, old: int, new: int) -> bool:
+    """Whether moving ``p`` from ``old`` to ``new`` loosens the market (LTV up, LT up, LB down)."""
+    return new < old if p == Param.LIQUIDATION_BONUS else new > old
+
+
 def _next_change_at(moves: bool, last_changed: int, min_delay: int, timestamp: int) -> int:
     """When a parameter may change again after this update (0 = any time)."""
     if moves:
@@ -193,6 +213,7 @@ def clamp_update(
     timestamp: int,
     min_change_bps: int = 0,
     lt_hold: LtCutHold | None = None,
+    loosening_hold: LooseningHold | None = None,
 ) -> BoundedUpdate:
     """Clamp ``raw`` into what the governor accepts at ``timestamp``.
 
@@ -203,6 +224,8 @@ def clamp_update(
     contract guarantees it), so this ends in a valid update or a no-op. A fallback is recorded as binding
     ``"linked_rule"``. ``lt_hold`` (the manipulation guard) then stops an LT cut at its floor, binding with its
     label, before the linked rules are checked: a held cut is a smaller cut, which the fallback still checks.
+    ``loosening_hold`` (the stress hold) likewise keeps every loosening move at its current value, binding with its
+    label; without it (and without ``lt_hold``) the clamp is the governor's alone.
     """
     values: dict[Param, int] = {}
     binding: dict[Param, str] = {}
@@ -217,6 +240,10 @@ def clamp_update(
         held, decided = _hold_cut(current.get(lt), values[lt], lt_hold, bounds.get(lt), min_change_bps)
         if decided:
             values[lt], binding[lt] = held, lt_hold.binding
+    if loosening_hold is not None:
+        for p in Param:
+            if _loosens(p, current.get(p), values[p]):
+                values[p], binding[p] = current.get(p), loosening_hold.binding
 
     def params() -> RiskParams:
         return RiskParams(
@@ -225,14 +252,13 @@ def clamp_update(
             liquidation_bonus=values[Param.LIQUIDATION_BONUS],
         )
 
-    def loosens(p: Param) -> bool:
-        move = values[p] - current.get(p)
-        return move < 0 if p == Param.LIQUIDATION_BONUS else move > 0
-
     # loosening moves fall back first, then LT (its cuts liquidate at once), LB, LTV
     fallback_order = sorted(
         (p for p in Param if values[p] != current.get(p)),
-        key=lambda p: (not loosens(p), (Param.LIQUIDATION_THRESHOLD, Param.LIQUIDATION_BONUS, Param.LTV).index(p)),
+        key=lambda p: (
+            not _loosens(p, current.get(p), values[p]),
+            (Param.LIQUIDATION_THRESHOLD, Param.LIQUIDATION_BONUS, Param.LTV).index(p),
+        ),
     )
     for p in fallback_order:
         if linked_rules_hold(params()):
