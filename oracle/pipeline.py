@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.data.candles import daily_candles
 from oracle.data.confirm import confirmed_asset
+from oracle.domain.appetite import RiskAppetite
 from oracle.domain.forecast import VolForecast
 from oracle.domain.params import Param, RiskParams
 from oracle.domain.policy import Policy
@@ -31,15 +32,18 @@ from oracle.explain.background import BACKGROUND_DAYS, recent_background, recent
 from oracle.explain.robustness import explainer_gaps
 from oracle.models.live import forecast, forecast_asset
 from oracle.models.volatility import NeuralForecaster
-from oracle.policy.bounds import BoundedUpdate, LtCutHold, clamp_update, ltv_cut_only
+from oracle.policy.bounds import BoundedUpdate, LooseningHold, LtCutHold, clamp_update, ltv_cut_only
 from oracle.policy.calibrate import Calibration
-from oracle.policy.features import AssetFeatures, build_features, feature_matrix
+from oracle.policy.features import AssetFeatures, build_features, feature_matrix, feature_names
 from oracle.policy.recommend import MarketConstants, recommend_matrix, to_params
-from oracle.risk.cascade import CascadeMarket, CascadeResult, Shocks, run_cascade
+from oracle.policy.stress import StressState, stress_states
+from oracle.risk.cascade import INSTANT, CascadeMarket, CascadeResult, Liquidators, Shocks, run_cascade
+from oracle.risk.edge import EdgeCase, edge_shocks
 from oracle.risk.gate import GateDecision, params_arrays, risk_gate
-from oracle.risk.market import cascade_market, market_shocks
+from oracle.risk.market import cascade_liquidators, cascade_market, market_shocks, position_values
 from oracle.risk.metrics import RiskMetrics, risk_metrics
 
+EDGE_PATHS = 2000  # price paths of each edge-book test (two horizons, two parameter sets per proposed asset)
 TRACK_DAYS = 60  # the report's forecast track; the SHAP background reads its last BACKGROUND_DAYS
 assert TRACK_DAYS >= BACKGROUND_DAYS
 
@@ -56,6 +60,10 @@ class AssetRecommendation(BaseModel):
     gate: GateDecision | None  # None when the bounded update changes nothing
     attribution: AssetAttribution
     since_last: AssetAttribution | None
+    # the policy's stress hold (None without one: left out of the JSON, so earlier reports re-serialise as written)
+    stress: StressState | None = Field(
+        default=None, exclude_if=lambda v: v is None, description="the stress hold's conditions this cycle"
+    )
 
     @property
     def proposed(self) -> bool:
@@ -138,7 +146,7 @@ class CycleAnalysis:
 
 def policy_model(close_factor_bps: int, policy: Policy, calibration: Calibration) -> Model:
     """The raw recommendation as a function of feature rows (bps of LTV, LT, LB): what SHAP explains."""
-    const = MarketConstants.from_policy(policy.risk, close_factor_bps)
+    const = MarketConstants.from_policy(policy.risk, close_factor_bps, calibration.form)
     coef = calibration.coefficients
 
     def model(rows: np.ndarray) -> np.ndarray:
@@ -170,6 +178,7 @@ def confirmed_view(
     model: Model,
     forecasts: tuple[VolForecast, ...],
     raw: np.ndarray,
+    form: int = 1,
 ) -> ConfirmedView | None:
     """The manipulation guard's view (None without a guard): each asset whose history holds a jump is forecast
     again from its confirmed history, and every row recommended again from those forecasts (``forecasts`` and
@@ -186,7 +195,7 @@ def confirmed_view(
             confirmed[i] = forecast_asset(seen, vol_model, daily_candles(seen))
     if not jumped:
         return ConfirmedView(jumped=(), forecasts=forecasts, raw=raw)
-    rows = model(feature_matrix(build_features(snapshot, tuple(confirmed), policy.risk)))
+    rows = model(feature_matrix(build_features(snapshot, tuple(confirmed), policy.risk, form)))
     return ConfirmedView(jumped=tuple(jumped), forecasts=tuple(confirmed), raw=rows)
 
 
@@ -214,6 +223,8 @@ def _keep_ltv_cuts(
     market: CascadeMarket,
     shocks: Shocks,
     current: RiskRun,
+    liquidators: Liquidators = INSTANT,
+    edge: Mapping[str, EdgeCase] | None = None,
 ) -> None:
     """Where the manipulation guard held an LT cut and the rest of the update then failed the risk gate, propose
     the LTV cut alone (``ltv_cut_only``), gated again: the guard must never hold back an LTV cut. Updates
@@ -239,15 +250,28 @@ def _keep_ltv_cuts(
         if alone is None or not alone.changes:
             continue
         decision = risk_gate(
-            market, shocks, symbols, current_params, {symbol: alone.bounded}, policy.risk, current.result
+            market,
+            shocks,
+            symbols,
+            current_params,
+            {symbol: alone.bounded},
+            policy.risk,
+            current.result,
+            liquidators=liquidators,
+            edge=edge,
         )[symbol]
         if decision.passed:
             bounded[symbol], gates[symbol] = alone, decision
 
 
 def _bound(
-    snapshot: MarketSnapshot, policy: Policy, raw: np.ndarray, holds: Mapping[str, LtCutHold]
+    snapshot: MarketSnapshot,
+    policy: Policy,
+    raw: np.ndarray,
+    holds: Mapping[str, LtCutHold],
+    stress: Mapping[str, StressState],
 ) -> dict[str, BoundedUpdate | None]:
+    loosening = {s: LooseningHold(binding=state.binding) for s, state in stress.items() if state.binding is not None}
     return {
         asset.symbol: None
         if asset.bounds is None
@@ -260,13 +284,50 @@ def _bound(
             snapshot.block_timestamp,
             policy.update.min_change_bps,
             lt_hold=holds.get(asset.symbol),
+            loosening_hold=loosening.get(asset.symbol),
         )
         for asset, row in zip(snapshot.assets, raw, strict=True)
     }
 
 
-def _run(market: CascadeMarket, shocks: Shocks, params: list[RiskParams]) -> RiskRun:
-    result = run_cascade(market, params_arrays(params), shocks)
+def edge_cases(
+    snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...], appetite: RiskAppetite, market: CascadeMarket
+) -> dict[str, EdgeCase] | None:
+    """Per asset, the worst-admissible-book test the gate judges its update on (None without ``[risk.edge_book]``):
+    the asset's collateral at the edge, its largest holder at least the configured share, its own feed and
+    volatility forecast, paths over the update and the cut horizon (seeded from the gate's seed)."""
+    edge_book = appetite.edge_book
+    if edge_book is None:
+        return None
+    values, _debt = position_values(snapshot)
+    cases = {}
+    for i, (asset, f) in enumerate(zip(snapshot.assets, forecasts, strict=True)):
+        total = float(values[:, i].sum())
+        top = float(values[:, i].max()) / total if total > 0 else 0.0
+        cases[asset.symbol] = EdgeCase(
+            collateral_usd=total,
+            depth_usd=float(market.depth_usd[i]),
+            top_share=max(top, edge_book.top_holder_share),
+            gas_usd=market.gas_usd,
+            close_factor=market.close_factor,
+            liquidators=cascade_liquidators(appetite, [(asset.address, asset.symbol)]),
+            shocks=edge_shocks(
+                f.sigma,
+                np.inf if f.dof is None else f.dof,
+                appetite,
+                edge_book,
+                paths=min(appetite.paths, EDGE_PATHS),
+                seed=appetite.seed + 1 + i,
+            ),
+            edge=edge_book,
+        )
+    return cases
+
+
+def _run(
+    market: CascadeMarket, shocks: Shocks, params: list[RiskParams], liquidators: Liquidators = INSTANT
+) -> RiskRun:
+    result = run_cascade(market, params_arrays(params), shocks, liquidators=liquidators)
     return RiskRun(tuple(params), result, risk_metrics(result, market.supplied_collateral_usd))
 
 
@@ -289,32 +350,49 @@ def analyse(
     candles = {a.symbol: daily_candles(a) for a in snapshot.assets}
     forecasts = forecast(snapshot, vol_model, candles)
     tracks = forecast_tracks(candles, vol_model)
-    features = build_features(snapshot, forecasts, policy.risk)
+    features = build_features(snapshot, forecasts, policy.risk, calibration.form)
+    names = feature_names(calibration.form)
     symbols = list(features)
     x = feature_matrix(features)
     model = policy_model(snapshot.close_factor_bps, policy, calibration)
     raw = model(x)
     background = recent_background(features, tracks)
-    attributions = explain(model, x, background, symbols)
+    attributions = explain(model, x, background, symbols, names=names)
 
-    confirmed = confirmed_view(snapshot, policy, vol_model, model, forecasts, raw)
+    confirmed = confirmed_view(snapshot, policy, vol_model, model, forecasts, raw, calibration.form)
     holds = _lt_holds(snapshot, policy, confirmed)
-    bounded = _bound(snapshot, policy, raw, holds)
+    stress = stress_states(candles, forecasts, policy.stress_hold)
+    bounded = _bound(snapshot, policy, raw, holds, stress)
     market = cascade_market(snapshot, policy.risk)
     shocks = market_shocks(candles, forecasts, policy.risk)
+    liquidators = cascade_liquidators(policy.risk, [(a.address, a.symbol) for a in snapshot.assets])
+    edge = edge_cases(snapshot, forecasts, policy.risk, market) if calibration.form == 2 else None
     current_params = [a.params for a in snapshot.assets]
-    current = _run(market, shocks, current_params)
+    current = _run(market, shocks, current_params, liquidators)
     changing = {s: b.bounded for s, b in bounded.items() if b is not None and b.changes}
     gates = (
-        risk_gate(market, shocks, symbols, current_params, changing, policy.risk, current.result) if changing else {}
+        risk_gate(
+            market,
+            shocks,
+            symbols,
+            current_params,
+            changing,
+            policy.risk,
+            current.result,
+            liquidators=liquidators,
+            edge=edge,
+        )
+        if changing
+        else {}
     )
-    _keep_ltv_cuts(snapshot, policy, holds, bounded, gates, market, shocks, current)
+    _keep_ltv_cuts(snapshot, policy, holds, bounded, gates, market, shocks, current, liquidators, edge)
 
     assets = []
     for i, symbol in enumerate(symbols):
         since = None
-        if previous is not None and symbol in previous:
-            since = explain_change(model, previous[symbol].vector(), x[i], symbol)
+        # a previous cycle of another recommendation form has other features: no since-last split then
+        if previous is not None and symbol in previous and previous[symbol].names == names:
+            since = explain_change(model, previous[symbol].vector(), x[i], symbol, names)
         assets.append(
             AssetRecommendation(
                 asset=symbol,
@@ -324,6 +402,7 @@ def analyse(
                 gate=gates.get(symbol),
                 attribution=attributions[i],
                 since_last=since,
+                stress=stress.get(symbol),
             )
         )
     recommendation = MarketRecommendation(
@@ -339,7 +418,7 @@ def analyse(
         if rec.proposed and rec.bounded is not None:
             after_params[i] = rec.bounded.bounded
             applied.append(rec.asset)
-    after = _run(market, shocks, after_params) if applied else current
+    after = _run(market, shocks, after_params, liquidators) if applied else current
 
     gaps = None
     if robustness:

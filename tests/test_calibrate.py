@@ -9,14 +9,16 @@ import pytest
 
 from oracle.config import load_policy
 from oracle.errors import ConfigError
-from oracle.policy.calibrate import Calibration, calibrate, calibration_path, load_calibration
+from oracle.policy.calibrate import Calibration, calibrate, calibrate_edge, calibration_path, load_calibration
 
 POLICY = load_policy()
 
 
-def test_calibration_is_reproducible_and_meets_the_appetite() -> None:
-    first = calibrate(POLICY, paths=200, positions=120, seed=3)
-    second = calibrate(POLICY, paths=200, positions=120, seed=3)
+def test_form_1_calibration_is_reproducible_and_meets_the_appetite() -> None:
+    first_policy = POLICY.model_copy(update={"risk": POLICY.risk.model_copy(update={"liquidators": None})})
+    first = calibrate(first_policy, paths=200, positions=120, seed=3)
+    second = calibrate(first_policy, paths=200, positions=120, seed=3)
+    assert first.form == 1
     assert first == second and first.sha256 == first.content_hash()
     assert first.coefficients.k_lt > 0 and first.coefficients.k_ltv > 0
     for fit in first.scenarios:
@@ -24,12 +26,33 @@ def test_calibration_is_reproducible_and_meets_the_appetite() -> None:
         assert fit.opened_at_ltv_liquidated_p99_usd == 0
 
 
+def test_form_2_calibration_keeps_the_edge_book_within_the_appetite_and_is_reproducible() -> None:
+    grid = {"sigmas": (0.04, 0.1), "depth_ratios": (0.05, 0.3), "tops": (0.25,)}
+    first = calibrate_edge(POLICY, paths=150, seed=3, **grid)
+    assert first == calibrate_edge(POLICY, paths=150, seed=3, **grid) and first.sha256 == first.content_hash()
+    assert first.form == 2 and first.coefficients.k_lt > 0
+    assert first.edge_scenarios is not None and len(first.edge_scenarios) == 4
+    for fit in first.edge_scenarios:
+        if fit.feasible:
+            assert max(fit.edge_es99_1d_share, fit.edge_es99_cut_share) <= POLICY.risk.es99_max_share
+        assert fit.opened_at_ltv_liquidated_p99_usd == 0
+    lt = {(f.sigma_1d, f.depth_ratio): f.lt_bps for f in first.edge_scenarios}
+    assert lt[(0.04, 0.05)] > lt[(0.1, 0.05)] and lt[(0.04, 0.05)] > lt[(0.04, 0.3)]
+
+
 def test_committed_calibration_matches_the_policy() -> None:
     calibration = load_calibration(POLICY)
-    assert calibration.policy == POLICY.name
-    # the calibrated function is not degenerate: calm markets get more room than crashes
-    ltv = {(f.sigma_1d, f.depth_ratio): f.ltv_bps for f in calibration.scenarios}
-    assert ltv[(0.02, 0.02)] > ltv[(0.08, 0.02)] + 1000
+    assert calibration.policy == POLICY.name and calibration.form == 2
+    assert calibration.edge_scenarios is not None
+    # the calibrated function is not degenerate: calm deep markets get more room than crashes and thin pools
+    lt = {(f.sigma_1d, f.depth_ratio, f.top_share): f.lt_bps for f in calibration.edge_scenarios}
+    assert lt[(0.02, 0.01, 0.1)] > lt[(0.08, 0.01, 0.1)] + 1000
+    assert lt[(0.04, 0.01, 0.1)] > lt[(0.04, 0.2, 0.1)] + 1000
+    assert all(
+        max(f.edge_es99_1d_share, f.edge_es99_cut_share) <= POLICY.risk.es99_max_share
+        for f in calibration.edge_scenarios
+        if f.feasible
+    )
 
 
 def _copy_policy(tmp_path: Path, edit: str = "") -> Path:

@@ -47,6 +47,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     proposed = [a for a in record.recommendation.assets if a.proposed]
     # the demo replays the 2022 crash: the oracle moves something, and sends exactly what passed bounds and gate
     assert proposed and set(result.cycle.sent) == {a.asset for a in proposed} and not result.cycle.not_sent
+    # and in that crisis nothing loosens (the policy's stress hold): no LTV or LT rises, no LB falls
+    for a in record.recommendation.assets:
+        assert a.bounded is not None and a.stress is not None and a.stress.held, a.asset
+        new, now = a.bounded.bounded, a.bounded.current
+        assert new.ltv <= now.ltv and new.liquidation_threshold <= now.liquidation_threshold, a.asset
+        assert new.liquidation_bonus >= now.liquidation_bonus, a.asset
     assert len(result.applied) == len(proposed)
     for update, rec in zip(result.applied, proposed, strict=True):
         assert rec.bounded is not None and update.new == rec.bounded.bounded != rec.bounded.current

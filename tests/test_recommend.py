@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from oracle.config import load_policy
 from oracle.domain.params import linked_rules_hold
 from oracle.policy.calibrate import load_calibration
-from oracle.policy.features import FEATURE_NAMES, AssetFeatures, tail_quantile
+from oracle.policy.features import FEATURE_NAMES, FEATURE_NAMES_V2, AssetFeatures, tail_quantile
 from oracle.policy.recommend import MarketConstants, recommend, recommend_matrix, to_params
 
 POLICY = load_policy()
@@ -96,3 +96,88 @@ def test_calm_deep_market_is_looser_than_a_stressed_thin_one() -> None:
     _, tight = recommend(stressed, COEF, CONST)
     assert tight.ltv < loose.ltv - 1000 and tight.liquidation_threshold < loose.liquidation_threshold - 500
     assert tight.liquidation_bonus > loose.liquidation_bonus
+
+
+# --------------------------------------------------------------------------- form 2: the worst admissible book
+
+CONST_V2 = MarketConstants.from_policy(POLICY.risk, POLICY.market.close_factor_bps, form=2)
+COL_V2 = {n: i for i, n in enumerate(FEATURE_NAMES_V2)}
+features_v2 = st.builds(
+    AssetFeatures,
+    sigma_1d=st.floats(0, 0.6),
+    tail_q99=st.floats(tail_quantile(None), 8),
+    regime=st.sampled_from([0.0, 0.5, 1.0]),
+    staleness_h=st.floats(0, 48),
+    liq_density_10=st.floats(0, 1),
+    top10_share=st.floats(0, 1),
+    depth_ratio=st.floats(0, 20),
+    utilisation=st.floats(0, 1.2),
+    gas_share=st.floats(0, 0.5),
+    top1_share=st.floats(0, 1),
+)
+
+
+def _worse_v2(f: AssetFeatures, name: str, factor: float) -> tuple[np.ndarray, np.ndarray]:
+    x = f.vector()
+    y = x.copy()
+    if name == "regime":
+        y[COL_V2[name]] = min(1.0, x[COL_V2[name]] + 0.5)
+    elif name == "top1_share":
+        y[COL_V2[name]] = min(1.0, x[COL_V2[name]] * factor + 0.01)
+    else:
+        y[COL_V2[name]] = y[COL_V2[name]] * factor + 0.01
+    return recommend_matrix(x, COEF, CONST_V2)[0], recommend_matrix(y, COEF, CONST_V2)[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(features_v2)
+def test_form_2_linked_rules_hold_for_any_input(f: AssetFeatures) -> None:
+    assert f.names == FEATURE_NAMES_V2
+    raw, params = recommend(f, COEF, CONST_V2)
+    assert np.isfinite(raw).all()
+    assert linked_rules_hold(params)
+    assert params.liquidation_threshold >= POLICY.risk.lt_floor_bps
+
+
+@settings(max_examples=300, deadline=None)
+@given(features_v2, st.floats(1.0, 4.0))
+def test_form_2_is_monotone_in_volatility_depth_concentration_and_gas(f: AssetFeatures, factor: float) -> None:
+    """Every input worsening never loosens: LTV and LT never rise, LB never falls (depth and concentration
+    included: the largest holder's share and collateral/depth)."""
+    for name in FEATURE_NAMES_V2:
+        before, after = _worse_v2(f, name, factor)
+        assert after[0] <= before[0] + 1e-9, name
+        assert after[1] <= before[1] + 1e-9, name
+        if name not in ("utilisation",):
+            assert after[2] >= before[2] - 1e-9, name
+
+
+def test_form_2_today_density_cannot_loosen_and_depth_and_concentration_move_lt_materially() -> None:
+    base = AssetFeatures(
+        sigma_1d=0.05,
+        tail_q99=2.8,
+        regime=0.5,
+        staleness_h=1.0,
+        liq_density_10=0.0,
+        top10_share=0.3,
+        depth_ratio=0.05,
+        utilisation=0.5,
+        gas_share=0.001,
+        top1_share=0.1,
+    )
+    lt = lambda f: recommend(f, COEF, CONST_V2)[1].liquidation_threshold  # noqa: E731
+    # the density of today's book is not an input: the edge book is always at the edge
+    assert (
+        lt(base)
+        == lt(base.model_copy(update={"liq_density_10": 0.0}))
+        == lt(base.model_copy(update={"liq_density_10": 1.0}))
+    )
+    thin = lt(base.model_copy(update={"depth_ratio": 0.05 * 4}))
+    deep = lt(base.model_copy(update={"depth_ratio": 0.05 / 4}))
+    assert deep - thin >= 500  # 0.25x to 4x the depth: hundreds of bps, not the first version's 87
+    # a large holder unwinds in profitable chunks, one per round: when the liquidators' capacity does not bind first,
+    # its share sets the exposure time and so the LT
+    fast = CONST_V2.model_copy(update={"capacity_share": 1.0})
+    lt_fast = lambda f: to_params(recommend_matrix(f.vector(), COEF, fast)[0]).liquidation_threshold  # noqa: E731
+    small, large = (lt_fast(base.model_copy(update={"top1_share": t, "depth_ratio": 0.4})) for t in (0.3, 0.9))
+    assert small - large >= 100

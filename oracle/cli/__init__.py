@@ -277,8 +277,40 @@ def calibrate(
     result = fit(loaded, paths=paths, positions=positions, seed=seed)
     path = calibration_path(loaded)
     save_calibration(result, path)
-    table = Table(title=f"k_lt = {result.coefficients.k_lt:.4f}, k_ltv = {result.coefficients.k_ltv:.4f}")
-    for col in ("σ 1d", "collateral/depth", "LTV", "LT", "LB", "edge ES99", "at-LTV liq. p99"):
+    table = Table(
+        title=f"form {result.form}: k_lt = {result.coefficients.k_lt:.4f}, k_ltv = {result.coefficients.k_ltv:.4f}"
+    )
+    if result.edge_scenarios is not None:
+        cut = loaded.risk.edge_book.cut_horizon_h if loaded.risk.edge_book else 0
+        for col in (
+            "σ 1d",
+            "collateral/depth",
+            "top holder",
+            "LTV",
+            "LT",
+            "LB",
+            "edge ES99 1 d",
+            f"{cut} h",
+            "at-LTV p99",
+        ):
+            table.add_column(col, justify="right")
+        for e in result.edge_scenarios:
+            table.add_row(
+                f"{e.sigma_1d:.0%}",
+                f"{e.depth_ratio:.2f}",
+                f"{e.top_share:.0%}",
+                f"{e.ltv_bps:.0f}",
+                f"{e.lt_bps:.0f}",
+                f"{e.lb_bps:.0f}",
+                f"{e.edge_es99_1d_share:.4%}",
+                f"{e.edge_es99_cut_share:.4%}" + ("" if e.feasible else " (infeasible)"),
+                f"${e.opened_at_ltv_liquidated_p99_usd:,.0f}",
+            )
+    for col in (
+        ()
+        if result.edge_scenarios is not None
+        else ("σ 1d", "collateral/depth", "LTV", "LT", "LB", "edge ES99", "at-LTV liq. p99")
+    ):
         table.add_column(col, justify="right")
     for f in result.scenarios:
         table.add_row(

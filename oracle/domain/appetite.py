@@ -14,6 +14,63 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from oracle.domain.params import Bps
 
 
+class LiquidatorBehaviour(BaseModel):
+    """``[risk.liquidators]``: how liquidations really happen, beyond the contract's rules (the simulator's realism
+    terms, ``oracle.risk.cascade.Liquidators``). The behaviour parameters are fitted to real Aave liquidations
+    (``benchmarks/bench_liquidations_real.py``, ``oracle/risk/liquidators_fit.json``); the feeds' deviation and
+    heartbeat are the feeds' own configuration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capacity_share: Annotated[float, Field(gt=0, le=10)] = Field(
+        description="per hour and asset, USD of collateral liquidators absorb, as a share of the pool's depth"
+    )
+    chunk_bonus_share: Annotated[float, Field(gt=0, le=10)] = Field(
+        description="one liquidation seizes at most what moves its pool by this share of the bonus (profitable size)"
+    )
+    depth_beta: Annotated[float, Field(ge=0, le=5)] = Field(
+        description="pool depth shrinks as (depth_sigma_ref / sigma)^beta when daily volatility exceeds the reference"
+    )
+    depth_sigma_ref: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.04, description="daily volatility at which depth_usd holds"
+    )
+    impact_half_life_h: Annotated[float, Field(gt=0)] = Field(
+        description="hours in which arbitrage buys back half of what liquidators sold into the pool"
+    )
+    feed_deviation: dict[str, Annotated[float, Field(ge=0, lt=1)]] = Field(
+        description="per asset (symbol or token address): the feed's deviation threshold, as a fraction"
+    )
+    feed_heartbeat_s: dict[str, Annotated[int, Field(gt=0)]] = Field(
+        description="per asset (symbol or token address): the feed's heartbeat, seconds"
+    )
+
+
+class EdgeBook(BaseModel):
+    """``[risk.edge_book]``: the worst book the parameters must survive before the next cut can land.
+
+    Why: today's book is not the one a crisis meets. Before an LT cut can land (the governor's min delay), every
+    position may borrow up to the LTV limit and a price fall takes them all to the edge; so LT is calibrated, and the
+    gate checks it, on the book rearranged so that every position sits at health factor ``hf_low``-``hf_high``, the
+    largest holding at least ``top_holder_share`` of the collateral as one position.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    top_holder_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="the concentration the book may reach: one holder's share of an asset's collateral"
+    )
+    hf_low: Annotated[float, Field(ge=1, le=2)] = 1.0
+    hf_high: Annotated[float, Field(ge=1, le=2)] = 1.05
+    cut_horizon_h: Annotated[int, Field(gt=0, le=24 * 30)] = Field(
+        description="hours a cut takes to land (the LT min delay): the second horizon simulated and reported"
+    )
+    positions: Annotated[int, Field(ge=10, le=100_000)] = Field(default=100, description="positions in the edge book")
+
+
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class RiskAppetite(BaseModel):
     """``[risk]`` of a policy file."""
 
@@ -54,6 +111,10 @@ class RiskAppetite(BaseModel):
     calibration: str = Field(
         default="default.calibration.json", description="coefficients file, relative to the policy file"
     )
+    # Absent = the first simulator (instant liquidators, feed = market, today's book only): the policies embedded in
+    # earlier reports have neither section and must re-run to the same result; left out of the JSON when unset.
+    liquidators: LiquidatorBehaviour | None = Field(default=None, exclude_if=_unset)
+    edge_book: EdgeBook | None = Field(default=None, exclude_if=_unset)
 
     def depth_of(self, address: str, symbol: str) -> float | None:
         """The pool depth of an asset: keyed by its token address (any case) first, since a symbol is a label the
@@ -67,7 +128,22 @@ class RiskAppetite(BaseModel):
             raise ValueError("floors must be below caps")
         if self.lt_floor_bps * (10_000 + self.lb_cap_bps) >= (10_000 - self.linked_margin_bps) * 10_000:
             raise ValueError("lt_floor x (1 + lb_cap) leaves no liquidation buffer")
+        if self.edge_book is not None and self.edge_book.hf_low > self.edge_book.hf_high:
+            raise ValueError("edge_book: hf_low above hf_high")
         return self
+
+    def feed_of(self, address: str, symbol: str) -> tuple[float, int] | None:
+        """The feed's (deviation, heartbeat seconds) of an asset, keyed like ``depth_of``; None when unset."""
+        if self.liquidators is None:
+            return None
+        dev, hb = self.liquidators.feed_deviation, self.liquidators.feed_heartbeat_s
+
+        def of(table: dict[str, float] | dict[str, int]) -> float | int | None:
+            by_address = {k.lower(): v for k, v in table.items() if k.startswith("0x")}
+            return by_address.get(address.lower(), table.get(symbol))
+
+        d, h = of(dev), of(hb)
+        return None if d is None or h is None else (float(d), int(h))
 
     @property
     def horizon_days(self) -> float:

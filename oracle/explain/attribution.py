@@ -74,23 +74,30 @@ class AssetAttribution(BaseModel):
 Model = Callable[[np.ndarray], np.ndarray]
 
 
-def _explainer(model: Model, background: np.ndarray, seed: int) -> tuple[shap.Explainer, str]:
+def _explainer(model: Model, background: np.ndarray, seed: int, names: tuple[str, ...]) -> tuple[shap.Explainer, str]:
     masker = shap.maskers.Independent(background, max_samples=MAX_BACKGROUND)
     if background.shape[1] <= EXACT_MAX_FEATURES:
-        return shap.Explainer(model, masker, algorithm="exact", feature_names=list(FEATURE_NAMES)), "exact"
-    explainer = shap.Explainer(model, masker, algorithm="permutation", seed=seed, feature_names=list(FEATURE_NAMES))
+        return shap.Explainer(model, masker, algorithm="exact", feature_names=list(names)), "exact"
+    explainer = shap.Explainer(model, masker, algorithm="permutation", seed=seed, feature_names=list(names))
     return explainer, f"permutation(seed={seed})"
 
 
 def explain(
-    model: Model, x: np.ndarray, background: np.ndarray, assets: list[str], *, seed: int = 0
+    model: Model,
+    x: np.ndarray,
+    background: np.ndarray,
+    assets: list[str],
+    *,
+    seed: int = 0,
+    names: tuple[str, ...] = FEATURE_NAMES,
 ) -> list[AssetAttribution]:
-    """Attributions of ``model``'s outputs at each row of ``x`` (one per asset) against ``background``."""
+    """Attributions of ``model``'s outputs at each row of ``x`` (one per asset, columns ``names``: the
+    recommendation form's features) against ``background``."""
     x = np.atleast_2d(np.asarray(x, dtype=float))
     background = np.atleast_2d(np.asarray(background, dtype=float))
-    if x.shape[1] != len(FEATURE_NAMES) or background.shape[1] != len(FEATURE_NAMES):
-        raise ValueError(f"expected {len(FEATURE_NAMES)} features, got {x.shape[1]} and {background.shape[1]}")
-    explainer, method = _explainer(model, background, seed)
+    if x.shape[1] != len(names) or background.shape[1] != len(names):
+        raise ValueError(f"expected {len(names)} features, got {x.shape[1]} and {background.shape[1]}")
+    explainer, method = _explainer(model, background, seed, names)
     if method == "exact":
         explanation = explainer(x, silent=True)
     else:
@@ -113,7 +120,7 @@ def explain(
                     output=name,
                     base_bps=float(base[i, j]),
                     value_bps=float(outputs[i, j]),
-                    contributions_bps={f: float(values[i, k, j]) for k, f in enumerate(FEATURE_NAMES)},
+                    contributions_bps={f: float(values[i, k, j]) for k, f in enumerate(names)},
                     additivity_error_bps=error,
                 )
             )
@@ -123,16 +130,18 @@ def explain(
     return result
 
 
-def explain_change(model: Model, previous: np.ndarray, current: np.ndarray, asset: str) -> AssetAttribution:
+def explain_change(
+    model: Model, previous: np.ndarray, current: np.ndarray, asset: str, names: tuple[str, ...] = FEATURE_NAMES
+) -> AssetAttribution:
     """Attributions of the change of ``model``'s output from ``previous`` features to ``current`` ones."""
-    return explain(model, current[None, :], previous[None, :], [asset])[0]
+    return explain(model, current[None, :], previous[None, :], [asset], names=names)[0]
 
 
 def published_values(attributions: list[AssetAttribution]) -> np.ndarray:
-    """The attributions as an array (assets, features, outputs), in ``FEATURE_NAMES`` order."""
+    """The attributions as an array (assets, features, outputs), in the order they were computed."""
     return np.array(
         [
-            [[a.outputs[j].contributions_bps[f] for j in range(len(OUTPUTS))] for f in FEATURE_NAMES]
+            [[a.outputs[j].contributions_bps[f] for j in range(len(OUTPUTS))] for f in a.outputs[0].contributions_bps]
             for a in attributions
         ]
     )

@@ -17,7 +17,7 @@ import pandas as pd
 
 from oracle.models.base import daily_history
 from oracle.models.volatility import NeuralForecaster
-from oracle.policy.features import FEATURE_NAMES, AssetFeatures, tail_quantile
+from oracle.policy.features import AssetFeatures, tail_quantile
 
 BACKGROUND_DAYS = 30
 TRACK_COLUMNS = ("sigma_1d", "tail_q99", "regime")
@@ -60,6 +60,7 @@ def recent_background(
             if all(math.isfinite(v) for v in values.values()):
                 rows.append(AssetFeatures(**{**current.model_dump(), **values}).vector())  # validated: quantized
     background = np.vstack(rows)
-    if background.shape[1] != len(FEATURE_NAMES):
-        raise ValueError(f"background rows have {background.shape[1]} columns, the features are {len(FEATURE_NAMES)}")
+    width = {len(f.names) for f in features.values()}
+    if width != {background.shape[1]}:
+        raise ValueError(f"background rows have {background.shape[1]} columns, the features {sorted(width)}")
     return background

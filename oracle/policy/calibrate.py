@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.domain.appetite import RiskAppetite
 from oracle.domain.policy import Policy
 from oracle.errors import ConfigError, PolicyError
 from oracle.policy.features import AssetFeatures, tail_quantile
 from oracle.policy.recommend import Coefficients, MarketConstants, recommend_matrix
-from oracle.risk.cascade import CascadeMarket, CascadeParams, run_cascade, sample_shocks
+from oracle.risk.cascade import CascadeMarket, CascadeParams, Liquidators, run_cascade, sample_shocks
+from oracle.risk.edge import EdgeRisk, edge_book, edge_es99, edge_shocks
 from oracle.risk.metrics import risk_metrics
 
 SIGMAS = (0.02, 0.04, 0.08)
@@ -36,6 +38,7 @@ DEPTH_RATIOS = (0.02, 0.2)
 DOF = 4.0
 K_MAX = 6.0
 ITERATIONS = 14
+ITERATIONS_V2 = 10
 GAS_USD = 20.0
 
 
@@ -53,11 +56,39 @@ class ScenarioFit(BaseModel):
     opened_at_ltv_liquidated_p99_usd: float
 
 
+class EdgeScenarioFit(BaseModel):
+    """Form 2: what the calibrated coefficients give in one scenario of the worst admissible book."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sigma_1d: float
+    depth_ratio: float
+    top_share: float
+    ltv_bps: float
+    lt_bps: float
+    lb_bps: float
+    edge_es99_1d_share: float
+    edge_es99_cut_share: float
+    feasible: bool  # False: even the LT floor leaves more bad debt than the appetite (too large for its depth)
+    opened_at_ltv_liquidated_p99_usd: float
+
+
+def _is_one(value: object) -> bool:
+    return value == 1
+
+
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class Calibration(BaseModel):
     """A calibration file."""
 
     model_config = ConfigDict(frozen=True)
 
+    # which recommendation function the coefficients are for (``oracle.policy.recommend``); absent = form 1, so
+    # that earlier calibration files (and the reports embedding them) keep their hash
+    form: int = Field(default=1, exclude_if=_is_one)
     policy: str
     appetite_sha256: str
     coefficients: Coefficients
@@ -65,6 +96,7 @@ class Calibration(BaseModel):
     positions: int
     seed: int
     scenarios: tuple[ScenarioFit, ...]
+    edge_scenarios: tuple[EdgeScenarioFit, ...] | None = Field(default=None, exclude_if=_unset)
     sha256: str = ""
 
     def content_hash(self) -> str:
@@ -98,21 +130,24 @@ def _market(sizes: np.ndarray, debt: np.ndarray, depth_ratio: float, close_facto
     return CascadeMarket(sizes[:, None], debt, np.array([sizes.sum() / depth_ratio]), GAS_USD, close_factor)
 
 
-def _smallest_k(passes: Callable[[float], bool], what: str) -> float:
-    """Smallest k in [0, K_MAX] for which ``passes`` (assumed monotone) holds, to 2^-ITERATIONS of K_MAX."""
+def _smallest_k(passes: Callable[[float], bool], what: str, iterations: int = ITERATIONS) -> float:
+    """Smallest k in [0, K_MAX] for which ``passes`` (assumed monotone) holds, to 2^-iterations of K_MAX."""
     if passes(0.0):
         return 0.0
     if not passes(K_MAX):
         raise PolicyError(f"calibration: no {what} up to {K_MAX} meets the risk appetite")
     lo, hi = 0.0, K_MAX
-    for _ in range(ITERATIONS):
+    for _ in range(iterations):
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if passes(mid) else (mid, hi)
     return round(hi, 6)
 
 
 def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed: int = 7) -> Calibration:
-    """Fit ``k_lt`` then ``k_ltv`` (see the module docstring); deterministic in its arguments."""
+    """Fit ``k_lt`` then ``k_ltv`` (see the module docstring); deterministic in its arguments. A policy with
+    ``[risk.liquidators]`` and ``[risk.edge_book]`` is calibrated for form 2 (``calibrate_edge``)."""
+    if policy.risk.liquidators is not None and policy.risk.edge_book is not None:
+        return calibrate_edge(policy, paths=min(paths, EDGE_PATHS_MAX), seed=seed)
     appetite = policy.risk
     const = MarketConstants.from_policy(appetite, policy.market.close_factor_bps)
     rng = np.random.default_rng(seed)
@@ -173,6 +208,158 @@ def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed:
         scenarios=tuple(fits),
     )
     return result.model_copy(update={"sha256": result.content_hash()})
+
+
+SIGMAS_V2 = (0.02, 0.04, 0.08, 0.12)
+DEPTH_RATIOS_V2 = (0.01, 0.05, 0.2, 0.6)
+TOPS_V2 = (0.1, 0.5)
+EDGE_COLLATERAL_USD = 1e7
+EDGE_PATHS_MAX = 400  # the edge book's tail is the whole point: 400 paths leave 4 in the ES99 tail per scenario
+
+
+def calibrate_edge(
+    policy: Policy,
+    *,
+    paths: int = 400,
+    seed: int = 7,
+    sigmas: tuple[float, ...] = SIGMAS_V2,
+    depth_ratios: tuple[float, ...] = DEPTH_RATIOS_V2,
+    tops: tuple[float, ...] = TOPS_V2,
+) -> Calibration:
+    """Form 2: ``k_lt`` is the smallest value for which, in every scenario (volatility x collateral/depth x the
+    largest holder's share), the worst admissible book (``oracle.risk.edge``) keeps bad-debt ES99 within the appetite
+    over the update horizon *and* the cut horizon, with the policy's realistic liquidators; ``k_ltv`` as in form 1
+    (positions opened at the LTV are liquidated on at most 1 % of paths within the horizon).
+
+    A scenario where even the LT floor breaks the appetite (an asset too large for its depth at that volatility:
+    no LT makes it safe, only less collateral) is recorded as infeasible and does not bind ``k_lt``; the gate's
+    edge-book check refuses such an asset's loosening.
+    """
+    appetite = policy.risk
+    edge = appetite.edge_book
+    assert edge is not None and appetite.liquidators is not None
+    const = MarketConstants.from_policy(appetite, policy.market.close_factor_bps, form=2)
+    liquidators = _edge_liquidators(appetite)
+    gas_share = GAS_USD / (const.close_factor * EDGE_COLLATERAL_USD / edge.positions * 0.8)
+    shocks = {s: edge_shocks(s, DOF, appetite, edge, paths=paths, seed=seed + i) for i, s in enumerate(sigmas)}
+    scenarios = [(s, d, t) for s in sigmas for d in depth_ratios for t in tops]
+
+    def features(sigma: float, depth: float, top: float) -> np.ndarray:
+        return AssetFeatures(
+            sigma_1d=sigma,
+            tail_q99=tail_quantile(DOF),
+            regime=0.5,
+            staleness_h=1.0,
+            liq_density_10=1.0,
+            top10_share=top,
+            depth_ratio=depth,
+            utilisation=0.5,
+            gas_share=gas_share,
+            top1_share=top,
+        ).vector()
+
+    def raw(coef: Coefficients, sigma: float, depth: float, top: float) -> np.ndarray:
+        return recommend_matrix(features(sigma, depth, top), coef, const)[0] / 1e4
+
+    def risk(coef: Coefficients, sigma: float, depth: float, top: float) -> EdgeRisk:
+        _ltv, lt, lb = raw(coef, sigma, depth, top)
+        return edge_es99(
+            EDGE_COLLATERAL_USD,
+            lt,
+            lb,
+            top_share=top,
+            edge=edge,
+            depth_usd=EDGE_COLLATERAL_USD / depth,
+            gas_usd=GAS_USD,
+            close_factor=const.close_factor,
+            liquidators=liquidators,
+            shocks=shocks[sigma],
+            cut_horizon_h=edge.cut_horizon_h,
+        )
+
+    def at_ltv_p99(coef: Coefficients, sigma: float, depth: float, top: float) -> float:
+        ltv, lt, lb = raw(coef, sigma, depth, top)
+        book = edge_book(
+            EDGE_COLLATERAL_USD,
+            ltv,
+            top_share=top,
+            positions=edge.positions,
+            hf_low=1.0,
+            hf_high=1.0,
+            depth_usd=EDGE_COLLATERAL_USD / depth,
+            gas_usd=GAS_USD,
+            close_factor=const.close_factor,
+        )
+        result = run_cascade(
+            book, CascadeParams(np.array([lt]), np.array([lb])), shocks[sigma][0], liquidators=liquidators
+        )
+        return risk_metrics(result, book.supplied_collateral_usd).liquidated_p99_usd
+
+    limit = appetite.es99_max_share
+    feasible = [sc for sc in scenarios if risk(Coefficients(k_lt=K_MAX, k_ltv=0), *sc).worst_share <= limit]
+    if not feasible:
+        raise PolicyError("calibration: no scenario of the edge book is feasible even at the LT floor")
+    hardest_first = feasible[::-1]  # the bisection stops at the first scenario that fails: try the likeliest first
+    k_lt = _smallest_k(
+        lambda k: all(risk(Coefficients(k_lt=k, k_ltv=0), *sc).worst_share <= limit for sc in hardest_first),
+        "k_lt",
+        ITERATIONS_V2,
+    )
+    k_ltv = _smallest_k(
+        lambda k: all(at_ltv_p99(Coefficients(k_lt=k_lt, k_ltv=k), *sc) == 0 for sc in scenarios[::-1]),
+        "k_ltv",
+        ITERATIONS_V2,
+    )
+    coef = Coefficients(k_lt=k_lt, k_ltv=k_ltv)
+    fits = []
+    for sc in scenarios:
+        ltv, lt, lb = raw(coef, *sc) * 1e4
+        r = risk(coef, *sc)
+        fits.append(
+            EdgeScenarioFit(
+                sigma_1d=sc[0],
+                depth_ratio=sc[1],
+                top_share=sc[2],
+                ltv_bps=round(float(ltv), 4),
+                lt_bps=round(float(lt), 4),
+                lb_bps=round(float(lb), 4),
+                edge_es99_1d_share=r.es99_1d_share,
+                edge_es99_cut_share=r.es99_cut_share,
+                feasible=sc in feasible,
+                opened_at_ltv_liquidated_p99_usd=at_ltv_p99(coef, *sc),
+            )
+        )
+    result = Calibration(
+        form=2,
+        policy=policy.name,
+        appetite_sha256=appetite_hash(appetite),
+        coefficients=coef,
+        paths=paths,
+        positions=edge.positions,
+        seed=seed,
+        scenarios=(),
+        edge_scenarios=tuple(fits),
+    )
+    return result.model_copy(update={"sha256": result.content_hash()})
+
+
+def _edge_liquidators(appetite: RiskAppetite) -> Liquidators:
+    """The policy's liquidators for one generic asset: the slowest feed of the market (largest deviation and
+    heartbeat), so the calibration holds for every asset."""
+    behaviour = appetite.liquidators
+    assert behaviour is not None
+    step_s = appetite.horizon_h * 3600 / appetite.steps
+    return Liquidators(
+        capacity_share=behaviour.capacity_share * step_s / 3600,  # the policy's is per hour, the simulator's per step
+        chunk_bonus_share=behaviour.chunk_bonus_share,
+        depth_beta=behaviour.depth_beta,
+        depth_sigma_ref=behaviour.depth_sigma_ref,
+        step_h=step_s / 3600,
+        feed_deviation=(max(behaviour.feed_deviation.values()),),
+        feed_heartbeat_steps=(max(1, math.ceil(max(behaviour.feed_heartbeat_s.values()) / step_s - 1e-9)),),
+        slippage_profit=True,
+        impact_half_life_h=behaviour.impact_half_life_h,
+    )
 
 
 def calibration_path(policy: Policy) -> Path:

@@ -40,6 +40,10 @@ def quantize(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT_DIGITS - 1}e}")
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class AssetFeatures(BaseModel):
     """The recommendation function's input for one asset."""
 
@@ -54,17 +58,46 @@ class AssetFeatures(BaseModel):
     depth_ratio: float = Field(ge=0, description="collateral value / pool depth liquidators sell into")
     utilisation: float = Field(ge=0, description="market debt / supplied stable")
     gas_share: float = Field(ge=0, description="gas of one liquidation at stressed gas prices / median repay")
+    # Form 2 of the recommendation (``Calibration.form``) reads the largest holder as itself instead of the density
+    # and the top-10 share; absent (None) in form 1, whose reports must re-serialise byte for byte.
+    top1_share: float | None = Field(
+        default=None, ge=0, le=1, exclude_if=_unset, description="share of collateral held by the largest holder"
+    )
 
     @field_validator("*", mode="before")
     @classmethod
-    def _quantized(cls, value: float) -> float:
-        return quantize(float(value))
+    def _quantized(cls, value: float | None) -> float | None:
+        return None if value is None else quantize(float(value))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The features the recommendation of this vector's form reads, in column order."""
+        return FEATURE_NAMES if self.top1_share is None else FEATURE_NAMES_V2
 
     def vector(self) -> np.ndarray:
-        return np.array([getattr(self, name) for name in FEATURE_NAMES], dtype=float)
+        return np.array([getattr(self, name) for name in self.names], dtype=float)
 
 
-FEATURE_NAMES: tuple[str, ...] = tuple(AssetFeatures.model_fields)
+FEATURE_NAMES: tuple[str, ...] = tuple(n for n in AssetFeatures.model_fields if n != "top1_share")  # form 1
+# Form 2: the worst admissible book replaces today's density (which may no longer loosen LT) and the largest
+# holder, simulated as itself, replaces the top-10 share read as ten equal holders.
+FEATURE_NAMES_V2: tuple[str, ...] = (
+    "sigma_1d",
+    "tail_q99",
+    "regime",
+    "staleness_h",
+    "top1_share",
+    "depth_ratio",
+    "utilisation",
+    "gas_share",
+)
+
+
+def feature_names(form: int) -> tuple[str, ...]:
+    """The feature columns of a recommendation form."""
+    return FEATURE_NAMES if form == 1 else FEATURE_NAMES_V2
+
+
 FEATURE_SHORT = {  # names in terminal tables
     "sigma_1d": "vol",
     "tail_q99": "tail",
@@ -75,6 +108,7 @@ FEATURE_SHORT = {  # names in terminal tables
     "depth_ratio": "depth",
     "utilisation": "util",
     "gas_share": "gas",
+    "top1_share": "top holder",
 }
 
 
@@ -86,9 +120,10 @@ def tail_quantile(dof: float | None) -> float:
 
 
 def build_features(
-    snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...], appetite: RiskAppetite
+    snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...], appetite: RiskAppetite, form: int = 1
 ) -> dict[str, AssetFeatures]:
-    """Features of every asset of ``snapshot`` (forecasts in the snapshot's asset order)."""
+    """Features of every asset of ``snapshot`` (forecasts in the snapshot's asset order), for the recommendation
+    ``form`` (2 adds the largest holder's share)."""
     values, debt = position_values(snapshot)
     total = values.sum(axis=1)
     gas = gas_cost_usd(snapshot, appetite)
@@ -122,6 +157,7 @@ def build_features(
             depth_ratio=value / depth,
             utilisation=snapshot.utilisation,
             gas_share=gas / median_repay if median_repay > 0 else 0.0,
+            top1_share=None if form == 1 else (float(values[:, i].max()) / value if value > 0 else 0.0),
         )
     return out
 

@@ -28,9 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.domain.appetite import RiskAppetite
 from oracle.domain.params import BPS, RiskParams
-from oracle.policy.features import FEATURE_NAMES, AssetFeatures
+from oracle.policy.features import FEATURE_NAMES, FEATURE_NAMES_V2, AssetFeatures
 
 _COL = {name: i for i, name in enumerate(FEATURE_NAMES)}
+_COL_V2 = {name: i for i, name in enumerate(FEATURE_NAMES_V2)}
+FORMS = (1, 2)
 
 
 class Coefficients(BaseModel):
@@ -61,9 +63,38 @@ class MarketConstants(BaseModel):
     lb_cap: float
     ltv_gap_min: float
     linked_margin: float
+    # form 2 (the realistic simulator and the worst admissible book); unused by form 1
+    form: int = 1
+    capacity_share: float = math.inf
+    chunk_bonus_share: float = math.inf
+    depth_beta: float = 0.0
+    depth_sigma_ref: float = 0.04
+    impact_half_life_h: float = math.inf
+    feed_deviation: float = 0.0
+    edge_top_share: float = 0.0
+    rounds_per_step: int = 3
+    step_h: float = 1.0
 
     @classmethod
-    def from_policy(cls, appetite: RiskAppetite, close_factor_bps: int) -> MarketConstants:
+    def from_policy(cls, appetite: RiskAppetite, close_factor_bps: int, form: int = 1) -> MarketConstants:
+        if form not in FORMS:
+            raise ValueError(f"recommendation form {form} is not one of {FORMS}")
+        extra: dict[str, float | int] = {}
+        if form == 2:
+            behaviour, edge = appetite.liquidators, appetite.edge_book
+            if behaviour is None or edge is None:
+                raise ValueError("recommendation form 2 needs [risk.liquidators] and [risk.edge_book] in the policy")
+            extra = {
+                "form": 2,
+                "capacity_share": behaviour.capacity_share * appetite.horizon_h / appetite.steps,  # per step
+                "chunk_bonus_share": behaviour.chunk_bonus_share,
+                "depth_beta": behaviour.depth_beta,
+                "depth_sigma_ref": behaviour.depth_sigma_ref,
+                "impact_half_life_h": behaviour.impact_half_life_h,
+                "feed_deviation": max(behaviour.feed_deviation.values(), default=0.0),
+                "edge_top_share": edge.top_holder_share,
+                "step_h": appetite.horizon_h / appetite.steps,
+            }
         return cls(
             horizon_days=appetite.horizon_days,
             close_factor=close_factor_bps / BPS,
@@ -74,6 +105,7 @@ class MarketConstants(BaseModel):
             lb_cap=appetite.lb_cap_bps / BPS,
             ltv_gap_min=appetite.ltv_gap_min_bps / BPS,
             linked_margin=appetite.linked_margin_bps / BPS,
+            **extra,
         )
 
 
@@ -84,7 +116,9 @@ def _impact(sold_over_depth: np.ndarray) -> np.ndarray:
 
 def recommend_matrix(x: np.ndarray, coef: Coefficients, const: MarketConstants) -> np.ndarray:
     """Raw recommendation in basis points (floats), one row ``(LTV, LT, LB)`` per row of features ``x``
-    (columns in ``FEATURE_NAMES`` order). Vectorised: SHAP evaluates it on thousands of rows."""
+    (columns in ``feature_names(const.form)`` order). Vectorised: SHAP evaluates it on thousands of rows."""
+    if const.form == 2:
+        return _recommend_v2(x, coef, const)
     x = np.atleast_2d(np.asarray(x, dtype=float))
     col = {name: x[:, i] for name, i in _COL.items()}
     sigma = col["sigma_1d"] * (1 + coef.regime_weight * col["regime"])
@@ -98,6 +132,59 @@ def recommend_matrix(x: np.ndarray, coef: Coefficients, const: MarketConstants) 
     cascade = _impact(depth * col["liq_density_10"])
     lt_max = np.minimum(const.lt_cap, (1 - const.linked_margin) / (1 + lb))
     lt = np.clip((1 - move - cascade) / (1 + lb), const.lt_floor, lt_max)
+    crowding = coef.util_slope * np.maximum(col["utilisation"] - coef.util_kink, 0)
+    ltv = np.clip(lt * np.exp(-coef.k_ltv * q99 * sigma * np.sqrt(h)) - crowding, 0, lt - const.ltv_gap_min)
+    return np.column_stack([ltv, lt, lb]) * BPS
+
+
+def effective_depth_ratio(depth_ratio: np.ndarray, sigma: np.ndarray, const: MarketConstants) -> np.ndarray:
+    """Collateral / pool depth at the stressed volatility: the pool shrinks as ``(sigma_ref / sigma)^beta`` above
+    its reference volatility (the simulator's ``effective_depth``)."""
+    return depth_ratio * np.maximum(1.0, sigma / const.depth_sigma_ref) ** const.depth_beta
+
+
+def unwind_hours(dr: np.ndarray, top: np.ndarray, const: MarketConstants) -> np.ndarray:
+    """Hours liquidators need to sell the edge book's close factor: the whole book at their capacity per step, or
+    the largest holder in profitable chunks (``chunk_bonus_share`` of the smallest bonus of the pool, one per round),
+    whichever is longer, and at least one step."""
+    book = const.close_factor * dr / const.capacity_share
+    whale = const.close_factor * top * dr / (const.chunk_bonus_share * const.lb_floor * const.rounds_per_step)
+    return const.step_h * np.maximum(1.0, np.maximum(book, whale))
+
+
+def overhang(const: MarketConstants) -> float:
+    """Most of a pool's depth that liquidations can hold sold at once: selling at the liquidators' capacity while
+    arbitrage buys back with the impact half-life settles at ``capacity x half-life / ln 2`` (inf when either is)."""
+    return const.capacity_share / const.step_h * const.impact_half_life_h / math.log(2)
+
+
+def _recommend_v2(x: np.ndarray, coef: Coefficients, const: MarketConstants) -> np.ndarray:
+    """Form 2: LT safe on the worst admissible book (``[risk.edge_book]``), with the realistic liquidators.
+
+    - ``dr`` = collateral / depth at the stressed volatility (depth shrinks in a crash);
+    - the edge book's concentration is the larger of today's largest holder and the configured one (today's book
+      may tighten the result, never loosen it), and every position is at the edge: the cascade term is the impact
+      of selling the close factor of *all* the collateral, whatever today's density, or of the overhang the pool
+      settles at while liquidators sell at their capacity and arbitrage buys back (``overhang``), if smaller;
+    - the LT buffer absorbs the 99 % move over the time liquidators need to unwind that book (``unwind_hours``)
+      plus the feed's staleness, the feed's deviation threshold (liquidations trigger on the feed) and the cascade;
+    - LB pays the liquidator's margin, gas and the price risk of its execution window (a profitable chunk's
+      slippage stays within the bonus by construction); LTV as in form 1.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    col = {name: x[:, i] for name, i in _COL_V2.items()}
+    sigma = col["sigma_1d"] * (1 + coef.regime_weight * col["regime"])
+    q99 = col["tail_q99"]
+    dr = effective_depth_ratio(col["depth_ratio"], sigma, const)
+    top = np.maximum(col["top1_share"], const.edge_top_share)
+    price_risk = 1 - np.exp(-coef.k_lb * q99 * sigma * math.sqrt(coef.exec_h / 24))
+    lb = np.clip(const.lb_margin + col["gas_share"] + price_risk, const.lb_floor, const.lb_cap)
+    exposure_days = (unwind_hours(dr, top, const) + col["staleness_h"]) / 24
+    move = 1 - np.exp(-coef.k_lt * q99 * sigma * np.sqrt(exposure_days))
+    cascade = _impact(np.minimum(dr * const.close_factor, overhang(const)))
+    lt_max = np.minimum(const.lt_cap, (1 - const.linked_margin) / (1 + lb))
+    lt = np.clip((1 - move - cascade - const.feed_deviation) / (1 + lb), const.lt_floor, lt_max)
+    h = const.horizon_days + col["staleness_h"] / 24
     crowding = coef.util_slope * np.maximum(col["utilisation"] - coef.util_kink, 0)
     ltv = np.clip(lt * np.exp(-coef.k_ltv * q99 * sigma * np.sqrt(h)) - crowding, 0, lt - const.ltv_gap_min)
     return np.column_stack([ltv, lt, lb]) * BPS

@@ -88,12 +88,13 @@ def shap_waterfall(rec: AssetRecommendation) -> bytes:
 def cross_asset(rec: MarketRecommendation) -> bytes:
     """Every asset and parameter against every feature: the SHAP contributions (bps) as one heat map."""
     rows = [(a.asset, o) for a in rec.assets for o in a.attribution.outputs]
-    values = np.array([[o.contributions_bps[f] for f in FEATURE_NAMES] for _, o in rows])
+    names = list(rows[0][1].contributions_bps) if rows else list(FEATURE_NAMES)
+    values = np.array([[o.contributions_bps[f] for f in names] for _, o in rows])
     fig = Figure(figsize=(10, 0.38 * len(rows) + 1.6))
     ax = fig.subplots()
     limit = max(1.0, float(np.abs(values).max()))
     image = ax.imshow(values, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_xticks(range(len(FEATURE_NAMES)), [FEATURE_SHORT[f] for f in FEATURE_NAMES], fontsize=8, rotation=30)
+    ax.set_xticks(range(len(names)), [FEATURE_SHORT[f] for f in names], fontsize=8, rotation=30)
     ax.set_yticks(range(len(rows)), [f"{a} {o.output}" for a, o in rows], fontsize=8)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):

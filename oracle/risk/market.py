@@ -7,6 +7,7 @@ does it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -16,7 +17,7 @@ from oracle.domain.appetite import RiskAppetite
 from oracle.domain.forecast import VolForecast
 from oracle.domain.snapshot import MarketSnapshot
 from oracle.errors import PolicyError
-from oracle.risk.cascade import CascadeMarket, Shocks, sample_shocks
+from oracle.risk.cascade import INSTANT, CascadeMarket, Liquidators, Shocks, sample_shocks
 
 MIN_CORRELATION_DAYS = 30
 DEFAULT_CORRELATION = 0.8  # crypto assets in a crash, when the feeds are too short to measure it
@@ -78,4 +79,28 @@ def market_shocks(
     dof = np.array([f.dof if f.dof is not None else np.inf for f in forecasts])
     return sample_shocks(
         sigma, dof, correlation(candles), paths=appetite.paths, steps=appetite.steps, seed=appetite.seed
+    )
+
+
+def cascade_liquidators(appetite: RiskAppetite, assets: list[tuple[str, str]]) -> Liquidators:
+    """The simulator's liquidators for ``assets`` (``(token address, symbol)`` in column order) from the policy's
+    ``[risk.liquidators]``; the first simulator's instant liquidators when the policy has none."""
+    behaviour = appetite.liquidators
+    if behaviour is None:
+        return INSTANT
+    step_s = appetite.horizon_h * 3600 / appetite.steps
+    feeds = [appetite.feed_of(address, symbol) for address, symbol in assets]
+    missing = [symbol for (_, symbol), f in zip(assets, feeds, strict=True) if f is None]
+    if missing:
+        raise PolicyError(f"the policy's [risk.liquidators] has no feed for {', '.join(missing)}")
+    return Liquidators(
+        capacity_share=behaviour.capacity_share * step_s / 3600,  # the policy's is per hour, the simulator's per step
+        chunk_bonus_share=behaviour.chunk_bonus_share,
+        depth_beta=behaviour.depth_beta,
+        depth_sigma_ref=behaviour.depth_sigma_ref,
+        step_h=step_s / 3600,
+        feed_deviation=tuple(f[0] for f in feeds if f is not None),
+        feed_heartbeat_steps=tuple(max(1, math.ceil(f[1] / step_s - 1e-9)) for f in feeds if f is not None),
+        slippage_profit=True,
+        impact_half_life_h=behaviour.impact_half_life_h,
     )

@@ -58,9 +58,18 @@ _SYMBOL_ABI = [
 
 
 def _knowing(policy: Policy, old: str, new: str) -> Policy:
-    """``policy`` with the pool depth of ``old`` known under the symbol ``new`` too."""
+    """``policy`` with the pool depth (and the feed, in ``[risk.liquidators]``) of ``old`` known under the symbol
+    ``new`` too."""
     depth = {**policy.risk.depth_usd, new: policy.risk.depth_usd[old]}
-    return policy.model_copy(update={"risk": policy.risk.model_copy(update={"depth_usd": depth})})
+    risk = policy.risk.model_copy(update={"depth_usd": depth})
+    behaviour = policy.risk.liquidators
+    if behaviour is not None:
+        feeds = {
+            "feed_deviation": {**behaviour.feed_deviation, new: behaviour.feed_deviation[old]},
+            "feed_heartbeat_s": {**behaviour.feed_heartbeat_s, new: behaviour.feed_heartbeat_s[old]},
+        }
+        risk = risk.model_copy(update={"liquidators": behaviour.model_copy(update=feeds)})
+    return policy.model_copy(update={"risk": risk})
 
 
 def _deployment_file(d: Deployment, tmp_path: Path, **changes: object) -> Path:
@@ -220,8 +229,7 @@ def test_a_renamed_token_is_the_same_asset_to_the_next_cycle(
     assert f"{seeded.asset('LINK').token} (symbol 'LINK.v2' on chain)" in unknown.detail.replace(
         Web3.to_checksum_address(seeded.asset("LINK").token), seeded.asset("LINK").token
     )
-    by_address = {**policy.risk.depth_usd, seeded.asset("LINK").token: policy.risk.depth_usd["LINK"]}  # by token
-    keeper.policy = policy.model_copy(update={"risk": policy.risk.model_copy(update={"depth_usd": by_address})})
+    keeper.policy = _knowing(policy, "LINK", seeded.asset("LINK").token)  # keyed by token address
     second = keeper.run_cycle()
     assert second.status == "done" and second.recommendation is not None, second.detail
     renamed = second.recommendation.asset("LINK.v2")
