@@ -17,18 +17,18 @@ COEF = load_calibration(POLICY).coefficients
 CONST = MarketConstants.from_policy(POLICY.risk, POLICY.market.close_factor_bps)
 COL = {n: i for i, n in enumerate(FEATURE_NAMES)}
 
-features = st.builds(
-    AssetFeatures,
-    sigma_1d=st.floats(0, 0.6),
-    tail_q99=st.floats(tail_quantile(None), 8),
-    regime=st.sampled_from([0.0, 0.5, 1.0]),
-    staleness_h=st.floats(0, 48),
-    liq_density_10=st.floats(0, 1),
-    top10_share=st.floats(0, 1),
-    depth_ratio=st.floats(0, 20),
-    utilisation=st.floats(0, 1.2),
-    gas_share=st.floats(0, 0.5),
-)
+FEATURE_RANGES = {
+    "sigma_1d": st.floats(0, 0.6),
+    "tail_q99": st.floats(tail_quantile(None), 8),
+    "regime": st.sampled_from([0.0, 0.5, 1.0]),
+    "staleness_h": st.floats(0, 48),
+    "liq_density_10": st.floats(0, 1),
+    "top10_share": st.floats(0, 1),
+    "depth_ratio": st.floats(0, 20),
+    "utilisation": st.floats(0, 1.2),
+    "gas_share": st.floats(0, 0.5),
+}
+features = st.builds(AssetFeatures, **FEATURE_RANGES)
 
 
 @settings(max_examples=400, deadline=None)
@@ -102,19 +102,7 @@ def test_calm_deep_market_is_looser_than_a_stressed_thin_one() -> None:
 
 CONST_V2 = MarketConstants.from_policy(POLICY.risk, POLICY.market.close_factor_bps, form=2)
 COL_V2 = {n: i for i, n in enumerate(FEATURE_NAMES_V2)}
-features_v2 = st.builds(
-    AssetFeatures,
-    sigma_1d=st.floats(0, 0.6),
-    tail_q99=st.floats(tail_quantile(None), 8),
-    regime=st.sampled_from([0.0, 0.5, 1.0]),
-    staleness_h=st.floats(0, 48),
-    liq_density_10=st.floats(0, 1),
-    top10_share=st.floats(0, 1),
-    depth_ratio=st.floats(0, 20),
-    utilisation=st.floats(0, 1.2),
-    gas_share=st.floats(0, 0.5),
-    top1_share=st.floats(0, 1),
-)
+features_v2 = st.builds(AssetFeatures, **FEATURE_RANGES, top1_share=st.floats(0, 1))
 
 
 def _worse_v2(f: AssetFeatures, name: str, factor: float) -> tuple[np.ndarray, np.ndarray]:

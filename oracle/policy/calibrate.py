@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,8 +28,9 @@ from oracle.domain.policy import Policy
 from oracle.errors import ConfigError, PolicyError
 from oracle.policy.features import AssetFeatures, tail_quantile
 from oracle.policy.recommend import Coefficients, MarketConstants, recommend_matrix
-from oracle.risk.cascade import CascadeMarket, CascadeParams, Liquidators, run_cascade, sample_shocks
+from oracle.risk.cascade import CascadeMarket, CascadeParams, run_cascade, sample_shocks
 from oracle.risk.edge import EdgeRisk, edge_book, edge_es99, edge_shocks
+from oracle.risk.market import liquidators_with_feeds, slowest_feed
 from oracle.risk.metrics import risk_metrics
 
 SIGMAS = (0.02, 0.04, 0.08)
@@ -239,7 +239,8 @@ def calibrate_edge(
     edge = appetite.edge_book
     assert edge is not None and appetite.liquidators is not None
     const = MarketConstants.from_policy(appetite, policy.market.close_factor_bps, form=2)
-    liquidators = _edge_liquidators(appetite)
+    # one generic asset: the market's slowest feed, so the calibration holds for every asset
+    liquidators = liquidators_with_feeds(appetite, [slowest_feed(appetite)])
     gas_share = GAS_USD / (const.close_factor * EDGE_COLLATERAL_USD / edge.positions * 0.8)
     shocks = {s: edge_shocks(s, DOF, appetite, edge, paths=paths, seed=seed + i) for i, s in enumerate(sigmas)}
     scenarios = [(s, d, t) for s in sigmas for d in depth_ratios for t in tops]
@@ -341,25 +342,6 @@ def calibrate_edge(
         edge_scenarios=tuple(fits),
     )
     return result.model_copy(update={"sha256": result.content_hash()})
-
-
-def _edge_liquidators(appetite: RiskAppetite) -> Liquidators:
-    """The policy's liquidators for one generic asset: the slowest feed of the market (largest deviation and
-    heartbeat), so the calibration holds for every asset."""
-    behaviour = appetite.liquidators
-    assert behaviour is not None
-    step_s = appetite.horizon_h * 3600 / appetite.steps
-    return Liquidators(
-        capacity_share=behaviour.capacity_share * step_s / 3600,  # the policy's is per hour, the simulator's per step
-        chunk_bonus_share=behaviour.chunk_bonus_share,
-        depth_beta=behaviour.depth_beta,
-        depth_sigma_ref=behaviour.depth_sigma_ref,
-        step_h=step_s / 3600,
-        feed_deviation=(max(behaviour.feed_deviation.values()),),
-        feed_heartbeat_steps=(max(1, math.ceil(max(behaviour.feed_heartbeat_s.values()) / step_s - 1e-9)),),
-        slippage_profit=True,
-        impact_half_life_h=behaviour.impact_half_life_h,
-    )
 
 
 def calibration_path(policy: Policy) -> Path:

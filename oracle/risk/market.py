@@ -85,22 +85,38 @@ def market_shocks(
 def cascade_liquidators(appetite: RiskAppetite, assets: list[tuple[str, str]]) -> Liquidators:
     """The simulator's liquidators for ``assets`` (``(token address, symbol)`` in column order) from the policy's
     ``[risk.liquidators]``; the first simulator's instant liquidators when the policy has none."""
-    behaviour = appetite.liquidators
-    if behaviour is None:
+    if appetite.liquidators is None:
         return INSTANT
-    step_s = appetite.horizon_h * 3600 / appetite.steps
     feeds = [appetite.feed_of(address, symbol) for address, symbol in assets]
     missing = [symbol for (_, symbol), f in zip(assets, feeds, strict=True) if f is None]
     if missing:
         raise PolicyError(f"the policy's [risk.liquidators] has no feed for {', '.join(missing)}")
+    return liquidators_with_feeds(appetite, [f for f in feeds if f is not None])
+
+
+def slowest_feed(appetite: RiskAppetite) -> tuple[float, int]:
+    """The market's slowest feed (largest deviation, longest heartbeat): what a result for every asset assumes."""
+    behaviour = appetite.liquidators
+    if behaviour is None:
+        raise PolicyError("the policy has no [risk.liquidators]")
+    return max(behaviour.feed_deviation.values()), max(behaviour.feed_heartbeat_s.values())
+
+
+def liquidators_with_feeds(appetite: RiskAppetite, feeds: list[tuple[float, int]]) -> Liquidators:
+    """The policy's ``[risk.liquidators]`` in the simulator's terms, per step, with these (deviation, heartbeat s)
+    feeds in column order."""
+    behaviour = appetite.liquidators
+    if behaviour is None:
+        raise PolicyError("the policy has no [risk.liquidators]")
+    step_s = appetite.horizon_h * 3600 / appetite.steps
     return Liquidators(
         capacity_share=behaviour.capacity_share * step_s / 3600,  # the policy's is per hour, the simulator's per step
         chunk_bonus_share=behaviour.chunk_bonus_share,
         depth_beta=behaviour.depth_beta,
         depth_sigma_ref=behaviour.depth_sigma_ref,
         step_h=step_s / 3600,
-        feed_deviation=tuple(f[0] for f in feeds if f is not None),
-        feed_heartbeat_steps=tuple(max(1, math.ceil(f[1] / step_s - 1e-9)) for f in feeds if f is not None),
+        feed_deviation=tuple(d for d, _ in feeds),
+        feed_heartbeat_steps=tuple(max(1, math.ceil(h / step_s - 1e-9)) for _, h in feeds),
         slippage_profit=True,
         impact_half_life_h=behaviour.impact_half_life_h,
     )
