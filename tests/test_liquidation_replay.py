@@ -1,7 +1,7 @@
 """The Aave crisis-history extract and the replay of it through the liquidation simulator (issue 15, item 2).
 
-Everything here reads the embedded extract (``oracle/data/history``), so it runs without ``../shared/data``; the one
-test that compares the extract with the shared files is skipped where they are absent.
+Everything here reads the embedded extract (``oracle/data/history``), so it runs without ``../shared/data``; that the
+extract equals the shared files is checked by ``tools/check_history_extract.py`` where they exist (never a skip).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from oracle.risk.liquidation_replay import (
     score,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 LIMITED = FitParams(
     BookParams(debt_share=0.03, hf_scale=1.5, anchor_days=30),
     Liquidators(capacity_share=0.2, chunk_bonus_share=0.25, depth_beta=0.5, slippage_profit=True),
@@ -102,19 +101,6 @@ def test_an_unknown_window_or_missing_file_is_one_clear_error(tmp_path: Path) ->
         window("1999-01")
     with pytest.raises(HistoryDataError, match="not found"):
         history.eth_hourly(WINDOWS[0], data_dir=tmp_path)
-
-
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not on this machine")
-def test_extract_equals_the_shared_data() -> None:
-    for w in WINDOWS:
-        pd.testing.assert_frame_equal(history.eth_hourly(w), history.eth_hourly(w, SHARED))
-        for asset in ("weth", *history.STABLES):
-            pd.testing.assert_frame_equal(history.reserve_hourly(w, asset), history.reserve_hourly(w, asset, SHARED))
-        pd.testing.assert_series_equal(history.gas_gwei_daily(w), history.gas_gwei_daily(w, SHARED))
-        days = history.DAILY_CONTEXT_DAYS
-        pd.testing.assert_frame_equal(history.eth_daily_before(w, days), history.eth_daily_before(w, days, SHARED))
-    a, b = history.borrower_snapshot(), history.borrower_snapshot(SHARED)
-    assert np.array_equal(a.health_factor, b.health_factor) and np.array_equal(a.collateral_usd, b.collateral_usd)
 
 
 def test_extract_is_small() -> None:
