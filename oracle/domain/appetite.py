@@ -11,6 +11,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from oracle.domain.fields import unset
 from oracle.domain.params import Bps
 
 
@@ -67,10 +68,6 @@ class EdgeBook(BaseModel):
     positions: Annotated[int, Field(ge=10, le=100_000)] = Field(default=100, description="positions in the edge book")
 
 
-def _unset(value: object) -> bool:
-    return value is None
-
-
 class RiskAppetite(BaseModel):
     """``[risk]`` of a policy file."""
 
@@ -113,8 +110,8 @@ class RiskAppetite(BaseModel):
     )
     # Absent = the first simulator (instant liquidators, feed = market, today's book only): the policies embedded in
     # earlier reports have neither section and must re-run to the same result; left out of the JSON when unset.
-    liquidators: LiquidatorBehaviour | None = Field(default=None, exclude_if=_unset)
-    edge_book: EdgeBook | None = Field(default=None, exclude_if=_unset)
+    liquidators: LiquidatorBehaviour | None = Field(default=None, exclude_if=unset)
+    edge_book: EdgeBook | None = Field(default=None, exclude_if=unset)
 
     def depth_of(self, address: str, symbol: str) -> float | None:
         """The pool depth of an asset: keyed by its token address (any case) first, since a symbol is a label the

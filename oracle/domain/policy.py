@@ -11,6 +11,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from oracle.domain.appetite import RiskAppetite
+from oracle.domain.fields import unset
 from oracle.domain.market import MarketSpec
 
 
@@ -96,10 +97,6 @@ def _span(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def _unset(value: object) -> bool:
-    return value is None
-
-
 class Policy(BaseModel):
     """A policy file (``policies/*.toml``)."""
 
@@ -115,12 +112,12 @@ class Policy(BaseModel):
     # `risk-oracle verify` must re-run them to the same result; left out of the JSON when unset, so that those
     # reports re-serialise (and hash) byte for byte.
     manipulation_guard: ManipulationGuard | None = Field(
-        default=None, exclude_if=_unset, description="holds LT cuts back until a price jump is confirmed"
+        default=None, exclude_if=unset, description="holds LT cuts back until a price jump is confirmed"
     )
     # Absent = disabled, for the same reason as the guard.
     stress_hold: StressHold | None = Field(
         default=None,
-        exclude_if=_unset,
+        exclude_if=unset,
         description="holds LTV / LT rises and LB cuts back while the market is stressed",
     )
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from scipy import stats
 
 from oracle.domain.appetite import RiskAppetite
+from oracle.domain.fields import unset
 from oracle.domain.forecast import VolForecast
 from oracle.domain.snapshot import MarketSnapshot
 from oracle.errors import PolicyError
@@ -40,10 +41,6 @@ def quantize(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT_DIGITS - 1}e}")
 
 
-def _unset(value: object) -> bool:
-    return value is None
-
-
 class AssetFeatures(BaseModel):
     """The recommendation function's input for one asset."""
 
@@ -61,7 +58,7 @@ class AssetFeatures(BaseModel):
     # Form 2 of the recommendation (``Calibration.form``) reads the largest holder as itself instead of the density
     # and the top-10 share; absent (None) in form 1, whose reports must re-serialise byte for byte.
     top1_share: float | None = Field(
-        default=None, ge=0, le=1, exclude_if=_unset, description="share of collateral held by the largest holder"
+        default=None, ge=0, le=1, exclude_if=unset, description="share of collateral held by the largest holder"
     )
 
     @field_validator("*", mode="before")

@@ -22,16 +22,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.domain.appetite import RiskAppetite
+from oracle.domain.fields import unset
 from oracle.domain.params import RiskParams
 from oracle.risk.cascade import INSTANT, CascadeMarket, CascadeParams, CascadeResult, Liquidators, Shocks, run_cascade
 from oracle.risk.edge import EdgeCase, EdgeRisk
 from oracle.risk.metrics import RiskMetrics, risk_metrics
 
 ES_TOLERANCE = 1e-12
-
-
-def _unset(value: object) -> bool:
-    return value is None
 
 
 class GateDecision(BaseModel):
@@ -47,8 +44,8 @@ class GateDecision(BaseModel):
     liquidatable_now_share: float  # of debt, at snapshot prices, under the current parameters
     liquidatable_after_share: float  # ... under the proposed ones
     # the edge-book test (None without [risk.edge_book]: left out of the JSON, as in earlier reports)
-    edge_current: EdgeRisk | None = Field(default=None, exclude_if=_unset)
-    edge_proposed: EdgeRisk | None = Field(default=None, exclude_if=_unset)
+    edge_current: EdgeRisk | None = Field(default=None, exclude_if=unset)
+    edge_proposed: EdgeRisk | None = Field(default=None, exclude_if=unset)
 
 
 def params_arrays(params: list[RiskParams]) -> CascadeParams:
