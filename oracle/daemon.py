@@ -169,7 +169,17 @@ def run_daemon(
     scheduler = BlockingScheduler()
     done = {"cycles": 0}
 
+    # held for the whole of a cycle: the stop waits on it, so the keeper (its journal, its lock, the node) is
+    # closed only once the cycle in flight has written its outcome; `stopping` keeps a cycle the scheduler had
+    # already handed to its executor from starting after the stop
+    in_flight, stopping = threading.Lock(), threading.Event()
+
     def one_cycle() -> None:
+        with in_flight:
+            if not stopping.is_set():
+                _cycle()
+
+    def _cycle() -> None:
         started = time.monotonic()
         result = keeper.run_cycle(dry_run=dry_run)
         attempts = keeper.journal.attempts(cycle_id=result.cycle_id)
@@ -193,10 +203,14 @@ def run_daemon(
         )
         done["cycles"] += 1
         if max_cycles is not None and done["cycles"] >= max_cycles:
+            stopping.set()
             scheduler.shutdown(wait=False)
 
     def stop(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            return  # a second signal while the cycle in flight finishes
         log.info("stopping after the cycle in flight", extra={"signal": signal.Signals(signum).name})
+        stopping.set()
         scheduler.shutdown(wait=False)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -213,6 +227,9 @@ def run_daemon(
     try:
         scheduler.start()
     finally:
+        stopping.set()
+        with in_flight:  # the cycle in flight, if any, finishes and journals its outcome first
+            pass
         for s, handler in previous.items():
             signal.signal(s, handler)
         server.shutdown()
