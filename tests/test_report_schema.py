@@ -26,7 +26,7 @@ def test_unsealed_empties_only_the_seal_block() -> None:
     assert unsealed(b"\xff\xfe broken <!-- seal -->x<!-- /seal -->") == b"\xff\xfe broken <!-- seal --><!-- /seal -->"
 
 
-def testjson_differences_tolerate_float_noise_only() -> None:
+def test_json_differences_tolerate_float_noise_only() -> None:
     a = {"x": 1.0, "y": [1, 2, {"z": "s"}], "w": None}
     assert json_differences(a, {"x": 1.0 + 1e-12, "y": [1, 2, {"z": "s"}], "w": None}) == []
     assert json_differences(a, {"x": 1.001, "y": [1, 2, {"z": "s"}], "w": None}) == [".x: 1.0 != 1.001"]
@@ -36,3 +36,12 @@ def testjson_differences_tolerate_float_noise_only() -> None:
         ".y[2].z: 's' != 't'",
         ".w: None != 0.0",
     ]
+    # USD figures of the float32 cascade agree to a cent or a millionth (another CPU's summation order); no more
+    usd = {"bad_debt_usd": 0.13045654296875, "liquidated_usd": 2.5e7}
+    assert json_differences(usd, {"bad_debt_usd": 0.13045501708984375, "liquidated_usd": 2.5e7 + 20.0}) == []
+    assert json_differences(usd, {"bad_debt_usd": 0.15, "liquidated_usd": 2.5e7 + 30.0}) == [
+        ".bad_debt_usd: 0.13045654296875 != 0.15",
+        ".liquidated_usd: 25000000.0 != 25000030.0",
+    ]
+    assert json_differences({"edges_usd": [0.34788411]}, {"edges_usd": [0.34788005]}) == []  # a list of USD
+    assert json_differences({"share": 1e-4}, {"share": 1e-4 + 2e-6}) == [".share: 0.0001 != 0.000102"]

@@ -38,7 +38,12 @@ from oracle.report.render import MANIFEST, SEAL, SEALED_FILES, Seal, render_file
 from oracle.report.schema import Report
 
 REL_TOL = 1e-9
-ABS_TOL = 1e-6  # bps and USD figures from floating-point sums: far below what any table shows
+ABS_TOL = 1e-6  # bps, shares and ratios from floating-point sums: far below what any table shows
+# USD figures (`*_usd`) come from the cascade, which runs in float32 (oracle/risk/cascade.py): another CPU sums in
+# another order, and bad debt, a difference of debt and collateral, keeps that rounding (measured: the v1 fixture's
+# gate ES99 of $0.13045655 re-runs as $0.13045502 on a different machine). They agree to a cent or a millionth.
+USD_REL_TOL = 1e-6
+USD_ABS_TOL = 0.01
 LOG_CHUNK = 2_000  # blocks per eth_getLogs request
 
 
@@ -73,10 +78,13 @@ def json_differences(a: Any, b: Any, path: str = "") -> list[str]:
             return [f"{path}: length {len(a)} != {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in json_differences(x, y, f"{path}[{i}]")]
     if isinstance(a, float) or isinstance(b, float):
+        usd = path.rstrip("]0123456789[").endswith("_usd")  # a USD field, or an element of a USD list
         if (
             isinstance(a, int | float)
             and isinstance(b, int | float)
-            and math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
+            and math.isclose(
+                a, b, rel_tol=USD_REL_TOL if usd else REL_TOL, abs_tol=USD_ABS_TOL if usd else ABS_TOL
+            )
         ):
             return []
         return [f"{path}: {a!r} != {b!r}"]
