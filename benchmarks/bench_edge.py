@@ -21,8 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
-from oracle.config import load_policy
+from oracle.config import DEFAULT_POLICY, load_policy
 from oracle.policy.calibrate import GAS_USD, load_calibration
 from oracle.policy.features import AssetFeatures, tail_quantile
 from oracle.policy.recommend import MarketConstants, recommend_matrix, to_params
@@ -41,9 +42,10 @@ def main() -> None:
     parser.add_argument("--paths", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=101)
     parser.add_argument("--assets", default="WETH,WBTC,LINK,AAVE")
+    parser.add_argument("--policy", type=Path, default=DEFAULT_POLICY, help="policy file (its calibration beside it)")
     args = parser.parse_args()
 
-    policy = load_policy()
+    policy = load_policy(args.policy)
     calibration = load_calibration(policy)
     appetite, edge = policy.risk, policy.risk.edge_book
     assert edge is not None, "the policy has no [risk.edge_book]"

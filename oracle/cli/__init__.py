@@ -266,8 +266,8 @@ def calibrate(
     with a hash, to the file the policy's risk section names (default.calibration.json)."""
     from rich.table import Table
 
+    from oracle.policy.calibrate import CONFIDENCE_Z, calibration_path, save_calibration
     from oracle.policy.calibrate import calibrate as fit
-    from oracle.policy.calibrate import calibration_path, save_calibration
 
     loaded = load_policy(policy)
     console.print(
@@ -282,6 +282,10 @@ def calibrate(
     )
     if result.edge_scenarios is not None:
         cut = loaded.risk.edge_book.cut_horizon_h if loaded.risk.edge_book else 0
+        table.caption = (
+            f"edge ES99 ± its Monte Carlo standard error; k_lt keeps ES99 + {CONFIDENCE_Z} standard errors within "
+            f"the appetite in every feasible scenario"
+        )
         for col in (
             "σ 1d",
             "collateral/depth",
@@ -302,8 +306,9 @@ def calibrate(
                 f"{e.ltv_bps:.0f}",
                 f"{e.lt_bps:.0f}",
                 f"{e.lb_bps:.0f}",
-                f"{e.edge_es99_1d_share:.4%}",
-                f"{e.edge_es99_cut_share:.4%}" + ("" if e.feasible else " (infeasible)"),
+                f"{e.edge_es99_1d_share:.4%} ±{e.edge_es99_1d_se_share:.4%}",
+                f"{e.edge_es99_cut_share:.4%} ±{e.edge_es99_cut_se_share:.4%}"
+                + ("" if e.feasible else " (infeasible)"),
                 f"${e.opened_at_ltv_liquidated_p99_usd:,.0f}",
             )
     for col in (

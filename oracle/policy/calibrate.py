@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from oracle.domain.appetite import RiskAppetite
+from oracle.domain.fields import unset
 from oracle.domain.policy import Policy
 from oracle.errors import ConfigError, PolicyError
 from oracle.policy.features import AssetFeatures, tail_quantile
@@ -69,16 +70,14 @@ class EdgeScenarioFit(BaseModel):
     lb_bps: float
     edge_es99_1d_share: float
     edge_es99_cut_share: float
+    edge_es99_1d_se_share: float  # Monte Carlo standard errors of the two estimates
+    edge_es99_cut_se_share: float
     feasible: bool  # False: even the LT floor leaves more bad debt than the appetite (too large for its depth)
     opened_at_ltv_liquidated_p99_usd: float
 
 
 def _is_one(value: object) -> bool:
     return value == 1
-
-
-def _unset(value: object) -> bool:
-    return value is None
 
 
 class Calibration(BaseModel):
@@ -96,7 +95,7 @@ class Calibration(BaseModel):
     positions: int
     seed: int
     scenarios: tuple[ScenarioFit, ...]
-    edge_scenarios: tuple[EdgeScenarioFit, ...] | None = Field(default=None, exclude_if=_unset)
+    edge_scenarios: tuple[EdgeScenarioFit, ...] | None = Field(default=None, exclude_if=unset)
     sha256: str = ""
 
     def content_hash(self) -> str:
@@ -210,25 +209,30 @@ def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed:
     return result.model_copy(update={"sha256": result.content_hash()})
 
 
-SIGMAS_V2 = (0.02, 0.04, 0.08, 0.12)
+SIGMAS_V2 = (0.02, 0.04, 0.06, 0.08, 0.12)
 DEPTH_RATIOS_V2 = (0.01, 0.05, 0.2, 0.6)
 TOPS_V2 = (0.1, 0.5)
 EDGE_COLLATERAL_USD = 1e7
-EDGE_PATHS_MAX = 400  # the edge book's tail is the whole point: 400 paths leave 4 in the ES99 tail per scenario
+EDGE_PATHS_MAX = 2000  # 20 paths in each scenario's ES99 tail
+# The calibrated LT must hold on paths it was not fitted on: the bound is the ES99 plus 1.645 of its standard errors
+# (one-sided 95 %). Without it the fit bound ES99 at 400 paths, and on another seed the same parameters measured up
+# to 5x the appetite (`benchmarks/bench_edge.py`): edge-book bad debt comes from a few paths with a large hourly gap.
+CONFIDENCE_Z = 1.645
 
 
 def calibrate_edge(
     policy: Policy,
     *,
-    paths: int = 400,
+    paths: int = EDGE_PATHS_MAX,
     seed: int = 7,
     sigmas: tuple[float, ...] = SIGMAS_V2,
     depth_ratios: tuple[float, ...] = DEPTH_RATIOS_V2,
     tops: tuple[float, ...] = TOPS_V2,
 ) -> Calibration:
     """Form 2: ``k_lt`` is the smallest value for which, in every scenario (volatility x collateral/depth x the
-    largest holder's share), the worst admissible book (``oracle.risk.edge``) keeps bad-debt ES99 within the appetite
-    over the update horizon *and* the cut horizon, with the policy's realistic liquidators; ``k_ltv`` as in form 1
+    largest holder's share), the worst admissible book (``oracle.risk.edge``) keeps bad-debt ES99, plus
+    ``CONFIDENCE_Z`` of its Monte Carlo standard errors, within the appetite over the update horizon *and* the cut
+    horizon, with the policy's realistic liquidators; ``k_ltv`` as in form 1
     (positions opened at the LTV are liquidated on at most 1 % of paths within the horizon).
 
     A scenario where even the LT floor breaks the appetite (an asset too large for its depth at that volatility:
@@ -297,12 +301,16 @@ def calibrate_edge(
         return risk_metrics(result, book.supplied_collateral_usd).liquidated_p99_usd
 
     limit = appetite.es99_max_share
-    feasible = [sc for sc in scenarios if risk(Coefficients(k_lt=K_MAX, k_ltv=0), *sc).worst_share <= limit]
+
+    def within(coef: Coefficients, scenario: tuple[float, float, float]) -> bool:
+        return risk(coef, *scenario).worst_upper(CONFIDENCE_Z) <= limit
+
+    feasible = [sc for sc in scenarios if within(Coefficients(k_lt=K_MAX, k_ltv=0), sc)]
     if not feasible:
         raise PolicyError("calibration: no scenario of the edge book is feasible even at the LT floor")
     hardest_first = feasible[::-1]  # the bisection stops at the first scenario that fails: try the likeliest first
     k_lt = _smallest_k(
-        lambda k: all(risk(Coefficients(k_lt=k, k_ltv=0), *sc).worst_share <= limit for sc in hardest_first),
+        lambda k: all(within(Coefficients(k_lt=k, k_ltv=0), sc) for sc in hardest_first),
         "k_lt",
         ITERATIONS_V2,
     )
@@ -326,6 +334,8 @@ def calibrate_edge(
                 lb_bps=round(float(lb), 4),
                 edge_es99_1d_share=r.es99_1d_share,
                 edge_es99_cut_share=r.es99_cut_share,
+                edge_es99_1d_se_share=r.es99_1d_se_share,
+                edge_es99_cut_se_share=r.es99_cut_se_share,
                 feasible=sc in feasible,
                 opened_at_ltv_liquidated_p99_usd=at_ltv_p99(coef, *sc),
             )

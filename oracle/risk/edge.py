@@ -25,7 +25,7 @@ from scipy import stats
 
 from oracle.domain.appetite import EdgeBook, RiskAppetite
 from oracle.risk.cascade import CascadeMarket, CascadeParams, Liquidators, Shocks, run_cascade, sample_shocks
-from oracle.risk.metrics import expected_shortfall
+from oracle.risk.metrics import expected_shortfall, expected_shortfall_se
 
 SIZE_SIGMA = 1.0  # lognormal spread of position sizes (the seeded market's and roughly the Aave snapshot's)
 
@@ -74,10 +74,18 @@ class EdgeRisk(BaseModel):
     es99_1d_share: float
     es99_cut_share: float
     cut_horizon_h: int
+    # Monte Carlo standard errors of the two estimates (``expected_shortfall_se``), same unit
+    es99_1d_se_share: float
+    es99_cut_se_share: float
 
     @property
     def worst_share(self) -> float:
         return max(self.es99_1d_share, self.es99_cut_share)
+
+    def worst_upper(self, z: float) -> float:
+        """The larger horizon's ES99 plus ``z`` standard errors: what a calibration bounds so that it holds on
+        paths it has not seen."""
+        return max(self.es99_1d_share + z * self.es99_1d_se_share, self.es99_cut_share + z * self.es99_cut_se_share)
 
 
 def edge_shocks(
@@ -120,7 +128,14 @@ def edge_es99(
 ) -> EdgeRisk:
     """ES99 of bad debt on the edge book under (``lt``, ``lb``) over both horizons' ``shocks``."""
     if collateral_usd <= 0:
-        return EdgeRisk(top_share=top_share, es99_1d_share=0.0, es99_cut_share=0.0, cut_horizon_h=cut_horizon_h)
+        return EdgeRisk(
+            top_share=top_share,
+            es99_1d_share=0.0,
+            es99_cut_share=0.0,
+            cut_horizon_h=cut_horizon_h,
+            es99_1d_se_share=0.0,
+            es99_cut_se_share=0.0,
+        )
     market = edge_book(
         collateral_usd,
         lt,
@@ -133,12 +148,20 @@ def edge_es99(
         close_factor=close_factor,
     )
     params = CascadeParams(np.array([lt]), np.array([lb]))
-    shares = []
+    shares, errors = [], []
     with single_thread():
         for shock in shocks:
             result = run_cascade(market, params, shock, liquidators=liquidators, dtype=torch.float64)
             shares.append(expected_shortfall(result.bad_debt_usd, 0.99) / collateral_usd)
-    return EdgeRisk(top_share=top_share, es99_1d_share=shares[0], es99_cut_share=shares[1], cut_horizon_h=cut_horizon_h)
+            errors.append(expected_shortfall_se(result.bad_debt_usd, 0.99) / collateral_usd)
+    return EdgeRisk(
+        top_share=top_share,
+        es99_1d_share=shares[0],
+        es99_cut_share=shares[1],
+        cut_horizon_h=cut_horizon_h,
+        es99_1d_se_share=errors[0],
+        es99_cut_se_share=errors[1],
+    )
 
 
 @dataclass(frozen=True)
