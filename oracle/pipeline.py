@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from oracle.data.candles import daily_candles
 from oracle.data.confirm import confirmed_asset
 from oracle.domain.appetite import RiskAppetite
+from oracle.domain.fields import unset
 from oracle.domain.forecast import VolForecast
 from oracle.domain.params import Param, RiskParams
 from oracle.domain.policy import Policy
@@ -62,7 +63,7 @@ class AssetRecommendation(BaseModel):
     since_last: AssetAttribution | None
     # the policy's stress hold (None without one: left out of the JSON, so earlier reports re-serialise as written)
     stress: StressState | None = Field(
-        default=None, exclude_if=lambda v: v is None, description="the stress hold's conditions this cycle"
+        default=None, exclude_if=unset, description="the stress hold's conditions this cycle"
     )
 
     @property
@@ -212,6 +213,7 @@ def _lt_holds(snapshot: MarketSnapshot, policy: Policy, view: ConfirmedView | No
 
 
 HELD_WITH_LT = "held with the guarded LT cut: the whole update failed the risk gate"
+HELD_FAILED_GATE = "held: the whole update failed the risk gate ({reason}); its LTV cut goes alone"
 
 
 def _keep_ltv_cuts(
@@ -226,17 +228,17 @@ def _keep_ltv_cuts(
     liquidators: Liquidators = INSTANT,
     edge: Mapping[str, EdgeCase] | None = None,
 ) -> None:
-    """Where the manipulation guard held an LT cut and the rest of the update then failed the risk gate, propose
-    the LTV cut alone (``ltv_cut_only``), gated again: the guard must never hold back an LTV cut. Updates
-    ``bounded`` and ``gates`` in place."""
+    """Where an update that cuts LTV failed the risk gate (whatever held or moved its LT and LB: the manipulation
+    guard, the stress hold, an LT cut too deep at once), propose the LTV cut alone (``ltv_cut_only``), gated again:
+    cutting LTV liquidates no one and must never wait for the rest. Updates ``bounded`` and ``gates`` in place."""
     symbols = [a.symbol for a in snapshot.assets]
     current_params = [a.params for a in snapshot.assets]
-    for symbol, hold in holds.items():
+    for symbol in symbols:
         update, gate = bounded.get(symbol), gates.get(symbol)
         if update is None or gate is None or gate.passed:
             continue
-        if update.clamps[Param.LIQUIDATION_THRESHOLD].binding != hold.binding:
-            continue  # the guard did not bind: the gate judged the update the model wanted
+        hold = holds.get(symbol)
+        guarded = hold is not None and update.clamps[Param.LIQUIDATION_THRESHOLD].binding == hold.binding
         asset = snapshot.asset(symbol)
         assert asset.bounds is not None  # bounded[symbol] is not None
         alone = ltv_cut_only(
@@ -245,7 +247,8 @@ def _keep_ltv_cuts(
             asset.last_changed_at,
             snapshot.block_timestamp,
             policy.update.min_change_bps,
-            HELD_WITH_LT,
+            HELD_WITH_LT if guarded else HELD_FAILED_GATE.format(reason=gate.reason),
+            keep_lt_binding=guarded,
         )
         if alone is None or not alone.changes:
             continue

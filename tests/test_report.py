@@ -246,9 +246,10 @@ def test_a_cycle_is_analysed_once_and_the_report_only_formats_it(
     cycles: Cycles, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pipeline builds each asset's candles and forecast track once and runs the cascade once per parameter
-    set (current, each gated update, all proposed updates); building the report from the analysis runs none. The
-    manipulation guard builds candles (and forecasts) again only for an asset whose feed shows a jump: here none
-    (WETH's 25 % fall is one round of x1/0.75 = x1.33 against the policy's x1.35), so the counts are as without it."""
+    set (current, each gated update, each LTV cut gated alone after its whole update failed, all proposed updates);
+    building the report from the analysis runs none. The manipulation guard builds candles (and forecasts) again
+    only for an asset whose feed shows a jump: here none (WETH's 25 % fall is one round of x1/0.75 = x1.33 against
+    the policy's x1.35), so the counts are as without it."""
     import oracle.pipeline as pipeline
     import oracle.risk.gate as gate
     from oracle.keeper import load_forecaster
@@ -257,7 +258,7 @@ def test_a_cycle_is_analysed_once_and_the_report_only_formats_it(
     assert cycles.live.report_dir is not None
     report = _report(cycles.live.report_dir)
     inputs = report.inputs
-    calls = {"candles": 0, "tracks": 0, "cascade": 0}
+    calls = {"candles": 0, "tracks": 0, "cascade": 0, "ltv_alone": 0}
 
     def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -270,6 +271,14 @@ def test_a_cycle_is_analysed_once_and_the_report_only_formats_it(
     monkeypatch.setattr(pipeline, "recent_forecasts", counted("tracks", pipeline.recent_forecasts))
     monkeypatch.setattr(pipeline, "run_cascade", counted("cascade", pipeline.run_cascade))
     monkeypatch.setattr(gate, "run_cascade", counted("cascade", gate.run_cascade))
+    ltv_cut_only = pipeline.ltv_cut_only
+
+    def alone(*args: Any, **kwargs: Any) -> Any:
+        update = ltv_cut_only(*args, **kwargs)
+        calls["ltv_alone"] += update is not None and bool(update.changes)  # gated once more
+        return update
+
+    monkeypatch.setattr(pipeline, "ltv_cut_only", alone)
     model, _card = load_forecaster()
     analysis = pipeline.analyse(
         inputs.snapshot, inputs.policy, inputs.calibration, model, inputs.previous, robustness=True
@@ -278,7 +287,7 @@ def test_a_cycle_is_analysed_once_and_the_report_only_formats_it(
     gated = sum(1 for a in analysis.recommendation.assets if a.gate is not None)
     assert analysis.confirmed is not None and analysis.confirmed.jumped == ()
     assert calls["candles"] == assets + len(analysis.confirmed.jumped) and calls["tracks"] == assets
-    assert calls["cascade"] == 1 + gated + (1 if analysis.applied else 0)
+    assert calls["cascade"] == 1 + gated + calls["ltv_alone"] + (1 if analysis.applied else 0)
     assert analysis.recommendation == report.recommendation  # the same numbers the keeper published
 
     before = dict(calls)

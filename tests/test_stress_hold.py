@@ -26,8 +26,9 @@ from oracle.domain.snapshot import AssetState, FeedRound
 from oracle.models.base import EWMA_WARMUP, daily_history
 from oracle.models.store import load_model
 from oracle.models.volatility import NeuralForecaster
-from oracle.pipeline import CycleAnalysis, analyse
+from oracle.pipeline import HELD_FAILED_GATE, CycleAnalysis, analyse
 from oracle.policy.bounds import BoundedUpdate, LooseningHold, LtCutHold, check_change, clamp_update
+from oracle.policy.calibrate import load_calibration
 from oracle.policy.stress import MIN_DAYS, Z99, ewma_track, stress_state, stress_states
 from oracle.report.build import build_report
 from oracle.report.render import render_files
@@ -430,3 +431,42 @@ def test_a_calm_market_loosens_through_the_pipeline(model: NeuralForecaster) -> 
         moves = [c.bounded - c.current for c in rec.bounded.clamps]
         assert moves == [50, 50, -50], (rec.asset, rec.bounded.clamps)
         assert [c.binding for c in rec.bounded.clamps] == ["max_increase", "max_increase", "max_decrease"]
+
+
+def test_an_ltv_cut_goes_out_alone_when_the_rest_of_its_update_fails_the_gate(model: NeuralForecaster) -> None:
+    """Today's policy on the demo's 2022-06-30 market, LINK at LTV 6000 / LT 6650 and its pool a tenth of the
+    policy's (the model wants LINK far lower): the model cuts both, but the 100 bps LT cut would make 0.3 % of debt
+    liquidatable at once, over a limit of 0.1 %. The update fails the gate as a whole; its LTV cut must not be
+    lost with it (cutting LTV liquidates no one): it goes out alone, LT and LB stay where they are and name the
+    refused update's reason."""
+    inputs = _v1_report().inputs
+    state = RiskParams(ltv=6000, liquidation_threshold=6650, liquidation_bonus=750)
+    snapshot = inputs.snapshot.model_copy(
+        update={
+            "assets": tuple(
+                a.model_copy(update={"params": state}) if a.symbol == "LINK" else a for a in inputs.snapshot.assets
+            )
+        }
+    )
+    default = load_policy()
+    calibration = load_calibration(default)
+
+    def policy(**risk: object) -> Policy:
+        depth = {**default.risk.depth_usd, "LINK": default.risk.depth_usd["LINK"] / 10}
+        return default.model_copy(update={"risk": default.risk.model_copy(update={"depth_usd": depth, **risk})})
+
+    free = analyse(snapshot, policy(), calibration, model).recommendation.asset("LINK")
+    assert free.bounded is not None and free.gate is not None and free.gate.passed and free.proposed
+    assert free.bounded.bounded.liquidation_threshold == 6550 and free.bounded.bounded.ltv == 5700
+    cut = free.gate.liquidatable_after_share - free.gate.liquidatable_now_share
+    assert 0.001 < cut < 0.02
+
+    link = analyse(snapshot, policy(max_liquidated_at_once_share=0.001), calibration, model).recommendation.asset(
+        "LINK"
+    )
+    assert link.bounded is not None and link.gate is not None and link.gate.passed and link.proposed
+    assert link.bounded.bounded == RiskParams(ltv=5700, liquidation_threshold=6650, liquidation_bonus=750)
+    reason = f"would make {cut:.2%} of debt liquidatable at once (limit 0.10%)"
+    for p in (LT, LB):
+        assert link.bounded.clamps[p].binding == HELD_FAILED_GATE.format(reason=reason)
+    assert link.bounded.clamps[LT].raw == free.bounded.clamps[LT].raw  # the model's LT is still shown

@@ -288,13 +288,15 @@ def ltv_cut_only(
     timestamp: int,
     min_change_bps: int,
     binding: str,
+    *,
+    keep_lt_binding: bool = False,
 ) -> BoundedUpdate | None:
-    """``update``'s LTV cut alone, LT and LB kept at their current values (LT still naming the limit that held it,
-    LB naming ``binding``); ``None`` when ``update`` does not cut LTV.
+    """``update``'s LTV cut alone, LT and LB kept at their current values and naming ``binding`` (LT keeps its own
+    label with ``keep_lt_binding``, when a hold already limited it); ``None`` when ``update`` does not cut LTV.
 
-    Why: when the manipulation guard holds an LT cut back, the rest of the update (say, a higher LB without the
-    LT cut it came with) can fail the risk gate as a whole, and the LTV cut would be lost with it. Cutting LTV only
-    stops new borrowing and liquidates no one, so it must never wait for the guard."""
+    Why: an update can fail the risk gate as a whole (an LT cut that would liquidate too much at once, a higher LB
+    without the LT cut the manipulation guard held back, an LT the stress hold kept), and its LTV cut would be lost
+    with it. Cutting LTV only stops new borrowing and liquidates no one, so it must never wait for the rest."""
     if update.bounded.ltv >= update.current.ltv:
         return None
     raw = RiskParams(
@@ -304,7 +306,7 @@ def ltv_cut_only(
     )
     alone = clamp_update(update.asset, update.current, raw, bounds, last_changed_at, timestamp, min_change_bps)
     reasons = {
-        Param.LIQUIDATION_THRESHOLD: update.clamps[Param.LIQUIDATION_THRESHOLD].binding,  # the guard's own label
+        Param.LIQUIDATION_THRESHOLD: update.clamps[Param.LIQUIDATION_THRESHOLD].binding if keep_lt_binding else binding,
         Param.LIQUIDATION_BONUS: binding,
     }
     clamps = tuple(
