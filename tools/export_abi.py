@@ -8,6 +8,7 @@ Usage: python tools/export_abi.py OUT_DIR ABI_DIR
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +19,17 @@ DEPLOYABLE: dict[str, str] = {
     "PriceFeed.sol": "PriceFeed",
     "TestToken.sol": "TestToken",
     "Multicall3.sol": "Multicall3",
+    "AaveV3RiskTarget.sol": "AaveV3RiskTarget",
+    "PriceFeedSource.sol": "PriceFeedSource",
 }
+
+# solc appends AST ids to named types (`t_struct(CollateralConfig)1825_storage`): they change whenever a source file
+# is added before this one, so they are dropped (an array length after a type, `...)3_storage`, stays)
+_AST_ID = re.compile(r"(t_(?:struct|enum|contract|userDefinedValueType)\([^()]*\))\d+")
+
+
+def _stable_type(t: str) -> str:
+    return _AST_ID.sub(r"\1", t)
 
 
 def export(out_dir: Path, abi_dir: Path) -> list[Path]:
@@ -33,7 +44,7 @@ def export(out_dir: Path, abi_dir: Path) -> list[Path]:
             "bytecode": artifact["bytecode"]["object"],
             # slot of each state variable: local seeding writes state directly on anvil (oracle/chain/storage.py)
             "storageLayout": {
-                s["label"]: {"slot": int(s["slot"]), "offset": s["offset"], "type": s["type"]}
+                s["label"]: {"slot": int(s["slot"]), "offset": s["offset"], "type": _stable_type(s["type"])}
                 for s in artifact.get("storageLayout", {}).get("storage", [])
             },
         }

@@ -18,7 +18,16 @@ from eth_utils import function_signature_to_4byte_selector, to_bytes, to_checksu
 from oracle.errors import ContractRevert
 
 ABI_DIR = Path(str(files("oracle.chain").joinpath("abi")))  # package data: `make abi` writes it
-CONTRACT_NAMES = ("RiskParameterGovernor", "LendingMarket", "PriceFeed", "TestToken", "Multicall3")
+# every contract whose custom errors decode_revert names: ours, and our adapters for Aave markets
+CONTRACT_NAMES = (
+    "RiskParameterGovernor",
+    "LendingMarket",
+    "PriceFeed",
+    "TestToken",
+    "Multicall3",
+    "AaveV3RiskTarget",
+    "PriceFeedSource",
+)
 
 # Solidity's built-in revert payloads
 _ERROR_STRING = function_signature_to_4byte_selector("Error(string)")
