@@ -160,7 +160,9 @@ def main() -> None:
         for (m, s, p, d), n in moves.items()
         if d == "up" and p != "LB" and m in ("2022-05", "2022-06")
     }
-    print(f"\nLTV/LT rises in May-June 2022: {sum(stress_rises.values())} {stress_rises or ''}")
+    rises = {f"{m} {s} {p}": n for (m, s, p, d), n in moves.items() if d == "up" and p != "LB"}
+    print(f"\nLTV/LT rises over the whole replay: {sum(rises.values())} {rises or ''}")
+    print(f"LTV/LT rises in May-June 2022: {sum(stress_rises.values())} {stress_rises or ''}")
     print(f"{len(rows) // len(SOURCES)} days in {time.perf_counter() - started:.0f} s; prices from {source}")
     print(
         json.dumps(
@@ -170,6 +172,7 @@ def main() -> None:
                 "start": args.start,
                 "end": args.end,
                 "prices": source,
+                "ltv_lt_rises": sum(rises.values()),
                 "ltv_lt_rises_may_june": sum(stress_rises.values()),
                 "moves": {" ".join(k): v for k, v in sorted(moves.items())},
                 "final": {s: p.model_dump() for s, p in params.items()},

@@ -254,6 +254,55 @@ def test_the_conditions_match_their_definitions(
     assert (regime is None or regime >= 0.5 or sigma > median or bool(breaches)) == state.held
 
 
+DRAWDOWN = RULE.model_copy(update={"drawdown_max": 0.2, "drawdown_days": 150})
+
+
+@pytest.mark.parametrize(("fall", "held"), [(0.25, True), (0.19, False)])
+def test_the_drawdown_rule(fall: float, held: bool) -> None:
+    """A calm 120 days, a slow slide of ``fall`` over 30 days at the same σ, then calm again: no σ rule and no
+    breach fires, the drawdown rule alone holds when the close is more than 20 % below the 150-day high."""
+    slide = [float(np.log(1 - fall)) / 30 + (0.01 if i % 2 == 0 else -0.01) for i in range(30)]
+    candles = _candles(_calm(120) + slide + _calm(10))
+    state = stress_state(candles, _forecast(0.005), DRAWDOWN)
+    high = float(candles["close"].iloc[-151:].max())
+    assert state.drawdown == pytest.approx(1 - float(candles["close"].iloc[-1]) / high)
+    assert state.drawdown_max == 0.2 and state.drawdown_days == 150 and state.breach_day is None
+    assert state.reasons == ((f"stress_hold: close {state.drawdown:.1%} below its 150-day high",) if held else ())
+    assert ("below its 150-day high (holds above 20%)" in state.text) and state.text.startswith("on" if held else "off")
+    # without the rule, nothing of it in the state or its JSON (earlier reports re-serialise as written)
+    plain = stress_state(candles, _forecast(0.005), RULE)
+    assert plain.drawdown is None and not plain.held and "drawdown" not in plain.model_dump_json()
+    assert "high" not in plain.text
+    # a history shorter than the window: its days, no more
+    short = stress_state(_candles(_calm(40) + slide), _forecast(0.005), DRAWDOWN)
+    assert short.drawdown_days == 71 and short.held == held
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-0.2, 0.2), min_size=0, max_size=200), st.integers(1, 200), st.floats(0.01, 0.9))
+def test_the_drawdown_rule_matches_its_definition_and_only_adds_holds(
+    returns: list[float], days: int, drawdown_max: float
+) -> None:
+    """The fall of the latest close from the highest close of the candles of the last ``days`` days, recomputed the
+    plain way; the rule only ever adds a reason, and a lower threshold holds whenever a higher one does."""
+    candles = _candles(returns)
+    rule = RULE.model_copy(update={"drawdown_max": drawdown_max, "drawdown_days": days})
+    state = stress_state(candles, _forecast(0.01), rule)
+    closes = candles["close"].to_numpy()
+    high = closes[-min(days, closes.size) :].max()
+    assert state.drawdown == pytest.approx(1 - closes[-1] / high)
+    assert set(stress_state(candles, _forecast(0.01), RULE).reasons) <= set(state.reasons)
+    stricter = rule.model_copy(update={"drawdown_max": drawdown_max / 2})
+    assert state.held <= stress_state(candles, _forecast(0.01), stricter).held
+
+
+def test_the_drawdown_rule_needs_both_of_its_settings() -> None:
+    with pytest.raises(ValueError, match="drawdown_max and drawdown_days go together"):
+        StressHold(regime_at_least=0.5, median_days=90, breach_days=14, drawdown_max=0.2)
+    with pytest.raises(ValueError, match="drawdown_max"):
+        StressHold(regime_at_least=0.5, median_days=90, breach_days=14, drawdown_max=1.5, drawdown_days=150)
+
+
 def test_no_policy_section_no_states() -> None:
     assert stress_states({"WETH": _candles(_calm())}, (_forecast(0.05, 1.0),), None) == {}
     assert set(stress_states({"WETH": _candles(_calm())}, (_forecast(0.05, 1.0),), RULE)) == {"WETH"}
@@ -263,7 +312,9 @@ def test_no_policy_section_no_states() -> None:
 
 
 def test_the_default_policy_enables_the_hold() -> None:
-    assert load_policy().stress_hold == StressHold(regime_at_least=0.5, median_days=90, breach_days=14)
+    assert load_policy().stress_hold == StressHold(
+        regime_at_least=0.5, median_days=90, breach_days=14, drawdown_max=0.2, drawdown_days=150
+    )
 
 
 def test_a_policy_without_the_section_has_the_hold_disabled_and_hashes_as_before() -> None:

@@ -72,7 +72,10 @@ class StressHold(BaseModel):
     ``regime_at_least`` (unknown, as with the EWMA fallback, counts as stressed); the cycle's forecast σ is above
     the median of the RiskMetrics EWMA σ (λ 0.94) over the last ``median_days`` days of the feed's daily candles
     (fewer when the snapshot carries fewer); a day of the last ``breach_days`` fell below its one-day VaR99
-    (the EWMA σ known the day before x the normal 99 % quantile). Cuts (LTV down, LT down, LB up) are never held.
+    (the EWMA σ known the day before x the normal 99 % quantile); with ``drawdown_max``, the latest close is more
+    than that share below the highest close of the last ``drawdown_days`` days (a bear market: the σ rules let a
+    quiet week between two crashes count as calm, as in June 2022 between Terra and 3AC). Cuts (LTV down, LT
+    down, LB up) are never held.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -86,6 +89,24 @@ class StressHold(BaseModel):
     breach_days: int = Field(
         ge=0, le=10_000, description="days after a VaR99 breach during which nothing loosens (0: rule off)"
     )
+    # optional, and left out of the JSON when unset, so that the policies embedded in earlier reports re-serialise
+    # as written (they had no drawdown rule; `verify` re-runs them without one)
+    drawdown_max: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        exclude_if=unset,
+        description="a close this far below the highest close of the last drawdown_days days holds loosening",
+    )
+    drawdown_days: int | None = Field(
+        default=None, ge=1, le=10_000, exclude_if=unset, description="days of closes the drawdown's high is over"
+    )
+
+    @model_validator(mode="after")
+    def _drawdown_pair(self) -> Self:
+        if (self.drawdown_max is None) != (self.drawdown_days is None):
+            raise ValueError("stress_hold: drawdown_max and drawdown_days go together (set both or neither)")
+        return self
 
 
 def _span(seconds: int) -> str:

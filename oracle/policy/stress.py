@@ -16,7 +16,11 @@ conditions of the policy's ``StressHold`` holds loosening:
 - **VaR99 breach**: a daily log return among the last ``breach_days`` candles (the latest included) fell below
   minus the normal 99 % quantile (2.326) times the EWMA σ known before that day: RiskMetrics' one-day VaR99. The
   normal tail flags more days than the model's Student-t would: the cautious reading, for a rule that only ever
-  holds loosening back.
+  holds loosening back;
+- **drawdown** (when the policy sets ``drawdown_max``): the latest close is more than ``drawdown_max`` below the
+  highest close of the candles of the last ``drawdown_days`` days (fewer when the snapshot carries fewer). The σ
+  rules see only volatility, and a quiet week inside a bear market passes them: in the daily replay of 2022
+  (``benchmarks/replay_2022.py``) WBTC and AAVE rose on 7-12 June, between Terra and 3AC, on σ of 3 % and 6 %.
 
 The candles are the latest run of consecutive daily windows (``contiguous_tail``): a return across a gap would span
 two days and could pass for a breach. A day is named by the date (UTC) its 24-hour window ends on.
@@ -32,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
 from oracle.data.candles import contiguous_tail
+from oracle.domain.fields import unset
 from oracle.domain.forecast import VolForecast
 from oracle.domain.policy import StressHold
 from oracle.models.base import EWMA_LAMBDA, EWMA_WARMUP, ewma_variances
@@ -57,6 +62,14 @@ class StressState(BaseModel):
     breach_day: str | None = Field(description="latest day (UTC date) of the window below its VaR99; None: none")
     breach_return: float | None = Field(description="that day's log return")
     breach_var99: float | None = Field(description="that day's VaR99 as a log return (negative)")
+    # the drawdown rule's figures; None without one in the policy (left out of the JSON: earlier reports had none)
+    drawdown: float | None = Field(
+        default=None, exclude_if=unset, description="the latest close's fall from the window's highest close"
+    )
+    drawdown_max: float | None = Field(default=None, exclude_if=unset, description="the policy's: holds above this")
+    drawdown_days: int | None = Field(
+        default=None, exclude_if=unset, description="days the high is over (the policy's, or fewer)"
+    )
     reasons: tuple[str, ...]
 
     @property
@@ -89,7 +102,13 @@ class StressState(BaseModel):
                 f"VaR99 breach on {self.breach_day} (log return {self.breach_return:.1%} below {self.breach_var99:.1%})"
             )
         state = "on" if self.held else "off"
-        return f"{state}: {regime}; {sigma}; {breach}"
+        text = f"{state}: {regime}; {sigma}; {breach}"
+        if self.drawdown is not None and self.drawdown_max is not None:
+            text += (
+                f"; close {self.drawdown:.1%} below its {self.drawdown_days}-day high (holds above "
+                f"{self.drawdown_max:.0%})"
+            )
+        return text
 
 
 def ewma_track(candles: pd.DataFrame) -> pd.DataFrame:
@@ -108,6 +127,18 @@ def ewma_track(candles: pd.DataFrame) -> pd.DataFrame:
         {"r": r[EWMA_WARMUP:], "sigma_before": sigma[EWMA_WARMUP:-1], "sigma": sigma[EWMA_WARMUP + 1 :]},
         index=run.index[days],
     )
+
+
+def drawdown_from_high(candles: pd.DataFrame, days: int) -> tuple[float, int]:
+    """The latest close's fall from the highest close of the candles whose window ends within ``days`` days of
+    the latest one's (all of them when they span less), and the days that covers. A gap does not matter here: the
+    high of a window is its high whatever is missing inside it."""
+    closes = candles["close"].astype(float)
+    if closes.empty:
+        return 0.0, 0
+    window = closes[closes.index > closes.index[-1] - pd.Timedelta(days=days)]
+    span = min(days, int((window.index[-1] - window.index[0]) / pd.Timedelta(days=1)) + 1)
+    return float(1.0 - window.iloc[-1] / window.max()), span
 
 
 def _regime_name(label: float) -> str:
@@ -139,6 +170,12 @@ def stress_state(candles: pd.DataFrame, forecast: VolForecast, rule: StressHold)
         day, ret, limit = when.strftime("%Y-%m-%d"), float(breached["r"].iloc[-1]), float(var99.loc[when])
         reasons.append(f"{LABEL}: VaR99 breach on {day} (within {rule.breach_days} days)")
 
+    drawdown = days = None
+    if rule.drawdown_max is not None and rule.drawdown_days is not None:
+        drawdown, days = drawdown_from_high(candles, rule.drawdown_days)
+        if drawdown > rule.drawdown_max:
+            reasons.append(f"{LABEL}: close {drawdown:.1%} below its {days}-day high")
+
     return StressState(
         regime=forecast.regime,
         regime_at_least=rule.regime_at_least,
@@ -149,6 +186,9 @@ def stress_state(candles: pd.DataFrame, forecast: VolForecast, rule: StressHold)
         breach_day=day,
         breach_return=ret,
         breach_var99=limit,
+        drawdown=drawdown,
+        drawdown_max=rule.drawdown_max,
+        drawdown_days=days,
         reasons=tuple(reasons),
     )
 
