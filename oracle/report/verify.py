@@ -82,9 +82,7 @@ def json_differences(a: Any, b: Any, path: str = "") -> list[str]:
         if (
             isinstance(a, int | float)
             and isinstance(b, int | float)
-            and math.isclose(
-                a, b, rel_tol=USD_REL_TOL if usd else REL_TOL, abs_tol=USD_ABS_TOL if usd else ABS_TOL
-            )
+            and math.isclose(a, b, rel_tol=USD_REL_TOL if usd else REL_TOL, abs_tol=USD_ABS_TOL if usd else ABS_TOL)
         ):
             return []
         return [f"{path}: {a!r} != {b!r}"]
