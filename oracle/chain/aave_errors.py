@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import function_signature_to_4byte_selector, to_bytes, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, to_bytes
 from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
-from oracle.chain.artifacts import decode_revert, load_artifact
+from oracle.chain.artifacts import decode_revert
 from oracle.chain.tx import TxSender, simulate
 from oracle.errors import ContractRevert
 
@@ -27,7 +26,6 @@ AAVE_CORE_VERSION = "1.19.3"
 # our contracts for Aave markets, exported into abi/ with the others (`make abi`; tests/test_tooling.py checks them)
 AAVE_TARGET = "AaveV3RiskTarget"
 AAVE_FEED_SOURCE = "PriceFeedSource"
-AAVE_CONTRACTS = (AAVE_TARGET, AAVE_FEED_SOURCE)
 
 _ERROR_STRING = function_signature_to_4byte_selector("Error(string)")
 
@@ -160,45 +158,15 @@ def aave_error_name(code: str) -> str | None:
     return entry[0] if entry else None
 
 
-def _abi_type(param: dict[str, Any]) -> str:
-    t = param["type"]
-    if t.startswith("tuple"):
-        return f"({','.join(_abi_type(c) for c in param['components'])}){t[len('tuple') :]}"
-    return t
-
-
-@cache
-def _target_errors() -> dict[bytes, tuple[str, tuple[str, ...], tuple[str, ...]]]:
-    """selector -> (name, parameter names, types) of the custom errors of our Aave contracts."""
-    table: dict[bytes, tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
-    for contract in AAVE_CONTRACTS:
-        for item in load_artifact(contract)["abi"]:
-            if item["type"] == "error":
-                types = tuple(_abi_type(i) for i in item["inputs"])
-                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
-                table[selector] = (item["name"], tuple(i["name"] for i in item["inputs"]), types)
-    return table
-
-
 def decode_aave_revert(data: bytes | str, context: str = "") -> ContractRevert:
-    """Decode revert data met on an Aave market: Aave's numeric reasons (as :class:`AaveRevert`), our target's
-    custom errors, then everything :func:`decode_revert` knows (the governor's errors, ``Panic``, ...)."""
+    """Decode revert data met on an Aave market: Aave's numeric reasons (as :class:`AaveRevert`), then everything
+    :func:`decode_revert` knows (our target's and the governor's custom errors, ``Panic``, ...)."""
     raw = to_bytes(hexstr=data) if isinstance(data, str) else bytes(data)
-    hex_data = "0x" + raw.hex()
-    selector, body = raw[:4], raw[4:]
-    if selector == _ERROR_STRING:
-        (reason,) = abi_decode(["string"], body)
+    if raw[:4] == _ERROR_STRING:
+        (reason,) = abi_decode(["string"], raw[4:])
         if reason in AAVE_ERRORS:
-            return AaveRevert(reason, hex_data, context)
-    entry = _target_errors().get(selector) if len(raw) >= 4 else None
-    if entry is None:
-        return decode_revert(raw, context)
-    name, names, types = entry
-    values = [
-        to_checksum_address(v) if t == "address" else v
-        for t, v in zip(types, abi_decode(list(types), body), strict=True)
-    ]
-    return ContractRevert(name, dict(zip(names, values, strict=True)), hex_data, context)
+            return AaveRevert(reason, "0x" + raw.hex(), context)
+    return decode_revert(raw, context)
 
 
 @contextmanager
