@@ -10,7 +10,7 @@ import pytest
 
 from oracle.data.hourly import hourly_grid, intraday_panel
 from oracle.errors import ModelError
-from oracle.models.har import Harq, HarRv, LogHarq, SemivarianceHar
+from oracle.models.har import Harq, HarRv, LogHarq, SemivarianceHar, training_rows
 from oracle.models.intraday import SCALE, HourlyGarchT
 from oracle.models.metrics import qlike
 
@@ -93,7 +93,7 @@ def test_fit_uses_only_targets_complete_at_the_refit(har_panel: pd.DataFrame) ->
         HarRv().forecast(har_panel, har_panel.index[0], har_panel.index[100])
 
 
-def test_variants_fit_and_harq_is_clamped_to_the_in_sample_range(har_panel: pd.DataFrame) -> None:
+def test_variants_fit_and_harq_filters_forecasts_outside_the_in_sample_range(har_panel: pd.DataFrame) -> None:
     until = har_panel.index[24 * 1500]
     start, end = until, until + pd.Timedelta(days=300)
     scores = {}
@@ -107,6 +107,17 @@ def test_variants_fit_and_harq_is_clamped_to_the_in_sample_range(har_panel: pd.D
     lo, hi = harq.bounds
     f = harq.forecast(har_panel, start, end)["variance"]
     assert f.min() >= lo and f.max() <= hi
+    # the insanity filter: outside the in-sample range the forecast is the in-sample mean, never the range's edge
+    x = harq.design(har_panel.loc[start : end - pd.Timedelta("1h")])
+    linear = x.to_numpy() @ harq.coef
+    outside = (linear < lo) | (linear > hi)
+    rows = training_rows(har_panel, until)
+    assert harq.fallback == pytest.approx(float(rows.loc[harq.design(rows).index, "rv"].mean()), rel=1e-12)
+    assert np.allclose(f.to_numpy()[outside], harq.fallback) and np.allclose(f.to_numpy()[~outside], linear[~outside])
+    forced = Harq().fit(har_panel, until)
+    forced.bounds = (float(np.median(linear)), hi)  # half the forecasts now fall below the range
+    g = forced.forecast(har_panel, start, end)["variance"].to_numpy()
+    assert np.allclose(g[linear < forced.bounds[0]], forced.fallback) and (linear < forced.bounds[0]).sum() > 100
     # on a log-HAR process the log models beat a constant forecast by far
     constant = float(qlike(har_panel.loc[f.index, "rv"], np.full(len(f), har_panel["rv"].mean())).mean())
     assert scores["HAR-RV"] < 0.8 * constant and scores["HARQ-log"] < 0.8 * constant
