@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 
 from oracle.config import DEFAULT_POLICY, load_policy
-from oracle.policy.calibrate import GAS_USD, load_calibration
-from oracle.policy.features import AssetFeatures, tail_quantile
+from oracle.policy.calibrate import DOF, GAS_USD, load_calibration, scenario_features
 from oracle.policy.recommend import MarketConstants, recommend_matrix, to_params
 from oracle.risk.edge import edge_es99, edge_shocks
 from oracle.risk.market import cascade_liquidators
@@ -34,7 +33,6 @@ DEPTH_RATIO = {"WETH": 0.047, "WBTC": 0.010, "LINK": 0.155, "AAVE": 0.118}  # co
 SIGMAS = (0.02, 0.04, 0.06, 0.08, 0.12)
 DEPTHS = (0.25, 1.0, 4.0)
 TOPS = (0.10, 0.50)
-DOF = 4.0
 
 
 def main() -> None:
@@ -63,17 +61,13 @@ def main() -> None:
                 for top in TOPS:
                     depth = depth0 * mult
                     gas_share = GAS_USD / (const.close_factor * collateral / edge.positions * 0.8)
-                    features = AssetFeatures(
-                        sigma_1d=sigma,
-                        tail_q99=tail_quantile(DOF),
-                        regime=0.5,
-                        staleness_h=1.0,
-                        liq_density_10=1.0,
-                        top10_share=min(1.0, top + 0.1),
-                        depth_ratio=collateral / depth,
-                        utilisation=0.5,
+                    features = scenario_features(
+                        sigma,
+                        collateral / depth,
+                        density=1.0,
+                        top10=min(1.0, top + 0.1),
                         gas_share=gas_share,
-                        top1_share=top,
+                        top1=top,
                     )
                     params = to_params(recommend_matrix(features.vector(), calibration.coefficients, const)[0])
                     risk = edge_es99(

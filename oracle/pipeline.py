@@ -12,7 +12,7 @@ touches the chain, the clock or the journal (the snapshot was read before, the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -294,17 +294,25 @@ def _bound(
 
 
 def edge_cases(
-    snapshot: MarketSnapshot, forecasts: tuple[VolForecast, ...], appetite: RiskAppetite, market: CascadeMarket
+    snapshot: MarketSnapshot,
+    forecasts: tuple[VolForecast, ...],
+    appetite: RiskAppetite,
+    market: CascadeMarket,
+    only: Collection[str],
 ) -> dict[str, EdgeCase] | None:
-    """Per asset, the worst-admissible-book test the gate judges its update on (None without ``[risk.edge_book]``):
-    the asset's collateral at the edge, its largest holder at least the configured share, its own feed and
-    volatility forecast, paths over the update and the cut horizon (seeded from the gate's seed)."""
+    """Per asset of ``only`` (those with a proposed update: nothing else is gated), the worst-admissible-book test
+    the gate judges its update on (None without ``[risk.edge_book]``): the asset's collateral at the edge, its
+    largest holder at least the configured share, its own feed and volatility forecast, paths over the update and
+    the cut horizon (seeded from the gate's seed and the asset's place in the market, so an asset's paths do not
+    depend on which others are proposed)."""
     edge_book = appetite.edge_book
     if edge_book is None:
         return None
     values, _debt = position_values(snapshot)
     cases = {}
     for i, (asset, f) in enumerate(zip(snapshot.assets, forecasts, strict=True)):
+        if asset.symbol not in only:
+            continue
         total = float(values[:, i].sum())
         top = float(values[:, i].max()) / total if total > 0 else 0.0
         cases[asset.symbol] = EdgeCase(
@@ -369,10 +377,10 @@ def analyse(
     market = cascade_market(snapshot, policy.risk)
     shocks = market_shocks(candles, forecasts, policy.risk)
     liquidators = cascade_liquidators(policy.risk, [(a.address, a.symbol) for a in snapshot.assets])
-    edge = edge_cases(snapshot, forecasts, policy.risk, market) if calibration.form == 2 else None
     current_params = [a.params for a in snapshot.assets]
     current = _run(market, shocks, current_params, liquidators)
     changing = {s: b.bounded for s, b in bounded.items() if b is not None and b.changes}
+    edge = edge_cases(snapshot, forecasts, policy.risk, market, changing) if calibration.form == 2 else None
     gates = (
         risk_gate(
             market,

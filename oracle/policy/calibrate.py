@@ -109,9 +109,19 @@ def appetite_hash(appetite: RiskAppetite) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _scenario_features(
-    sigma: float, depth_ratio: float, density: float, top10: float, gas_share: float
+def scenario_features(
+    sigma: float,
+    depth_ratio: float,
+    *,
+    density: float,
+    top10: float,
+    gas_share: float,
+    top1: float | None = None,
 ) -> AssetFeatures:
+    """The features of a calibration scenario: a generic asset at volatility ``sigma`` (Student-t tail of ``DOF``),
+    collateral/depth ``depth_ratio``, liquidation density ``density``, top-10 (and, form 2, largest-holder ``top1``)
+    share, fresh feed, mid regime and utilisation. ``benchmarks/bench_edge.py`` asks the recommendation for the
+    same scenarios."""
     return AssetFeatures(
         sigma_1d=sigma,
         tail_q99=tail_quantile(DOF),
@@ -122,6 +132,7 @@ def _scenario_features(
         depth_ratio=depth_ratio,
         utilisation=0.5,
         gas_share=gas_share,
+        top1_share=top1,
     )
 
 
@@ -161,7 +172,9 @@ def calibrate(policy: Policy, *, paths: int = 2000, positions: int = 1000, seed:
     }
 
     def raw(coef: Coefficients, sigma: float, depth: float, density: float) -> np.ndarray:
-        return recommend_matrix(_scenario_features(sigma, depth, density, top10, gas_share).vector(), coef, const)[0]
+        return recommend_matrix(
+            scenario_features(sigma, depth, density=density, top10=top10, gas_share=gas_share).vector(), coef, const
+        )[0]
 
     def edge_es99(coef: Coefficients, sigma: float, depth: float) -> float:
         _ltv, lt, lb = raw(coef, sigma, depth, 1.0) / 1e4
@@ -250,18 +263,7 @@ def calibrate_edge(
     scenarios = [(s, d, t) for s in sigmas for d in depth_ratios for t in tops]
 
     def features(sigma: float, depth: float, top: float) -> np.ndarray:
-        return AssetFeatures(
-            sigma_1d=sigma,
-            tail_q99=tail_quantile(DOF),
-            regime=0.5,
-            staleness_h=1.0,
-            liq_density_10=1.0,
-            top10_share=top,
-            depth_ratio=depth,
-            utilisation=0.5,
-            gas_share=gas_share,
-            top1_share=top,
-        ).vector()
+        return scenario_features(sigma, depth, density=1.0, top10=top, gas_share=gas_share, top1=top).vector()
 
     def raw(coef: Coefficients, sigma: float, depth: float, top: float) -> np.ndarray:
         return recommend_matrix(features(sigma, depth, top), coef, const)[0] / 1e4
