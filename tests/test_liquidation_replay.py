@@ -29,6 +29,8 @@ from oracle.risk.liquidation_replay import (
     post_liquidation_hf,
     replay,
     score,
+    vintage_days,
+    vintage_health_factors,
 )
 
 LIMITED = FitParams(
@@ -150,6 +152,42 @@ def test_anchored_book_moves_health_factors_with_the_price_since_the_anchor() ->
     post = post_liquidation_hf(WETH_PARAMS["v2"])
     assert post == pytest.approx(2 - 1.05 * 0.825)
     assert np.all((hf[~moved] >= 1) & (hf[~moved] <= post)) and (~moved).sum() > 100
+
+
+def test_vintage_days_spread_evenly_and_deterministically() -> None:
+    days = vintage_days(1332, 120)
+    assert days.min() == 0 and days.max() == 119
+    counts = np.bincount(days, minlength=120)
+    assert counts.max() - counts.min() <= 3  # low-discrepancy (11.1 a day on average): no day favoured
+    assert np.array_equal(days, vintage_days(1332, 120))
+
+
+def test_vintage_book_liquidates_on_the_way_and_moves_with_each_accounts_own_day() -> None:
+    params = WETH_PARAMS["v2"]
+    daily = pd.DataFrame({"close": [100.0, 200.0, 150.0], "low": [90.0, 180.0, 100.0]})
+    hf_open = np.array([1.5, 1.5, 1.5, 3.0, 1.2, 1.2])
+    hf = vintage_health_factors(hf_open, daily, start=120.0, power=1.0, params=params)
+    day = vintage_days(6, 3)
+    low_since = np.array([min(daily["low"].iloc[d:].min(), 120.0) for d in day])
+    at_low = hf_open * low_since / daily["close"].to_numpy()[day]
+    survived = at_low >= 1
+    assert np.allclose(hf[survived], hf_open[survived] * 120.0 / daily["close"].to_numpy()[day][survived])
+    # liquidated at the low since its day: restarts at the post-liquidation HF there and rises to the start
+    assert (~survived).any() and survived.any()
+    assert np.allclose(hf[~survived], post_liquidation_hf(params) * 120.0 / low_since[~survived])
+    assert np.all(hf >= 1.0)
+
+
+def test_version_accounts_build_the_v3_book_from_v3_accounts_only() -> None:
+    w = window("2024-08")
+    every = build_book(w, BookParams(debt_share=0.03))
+    v3 = build_book(w, BookParams(debt_share=0.03, accounts="version"))
+    snap = history.borrower_snapshot()
+    assert 0 < len(v3.debt_usd) < len(every.debt_usd)
+    assert len(v3.debt_usd) - 1 == int(
+        ((snap.version == "v3") & ~snap.emode & (snap.stable_debt_share >= 0.5) & (snap.health_factor >= 1)).sum()
+    )
+    assert v3.debt_total_usd == pytest.approx(every.debt_total_usd, rel=1e-9)  # the same basis, other accounts
 
 
 def test_admissible_liquidators_absorb_every_fitted_peak_hour() -> None:

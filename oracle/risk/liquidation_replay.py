@@ -27,7 +27,13 @@ The book (every assumption stated; the fitted ones are :class:`BookParams`):
   > 0`` that spread holds at the mean ETH close of the ``anchor_days`` before the window and has moved since by
   ``(start price / that mean)^anchor_power`` (borrowers set their cushion when they borrow; a rally since widens
   it, a slide narrows it). Accounts this takes below 1 were liquidated or deleveraged on the way and sit, evenly
-  spread, between 1 and the post-liquidation health factor ``2 - (1 + LB) LT``. Debt = collateral x LT / HF.
+  spread, between 1 and the post-liquidation health factor ``2 - (1 + LB) LT``. With ``anchor="vintage"`` each
+  account instead set its cushion at the close of its own day among the ``anchor_days`` before the window (spread
+  evenly, :func:`vintage_days`); one whose cushion the lowest price since then took below 1 was liquidated there
+  and restarts at the post-liquidation health factor at that low. Debt = collateral x LT / HF.
+- **Accounts** (fitted): every selected snapshot account, or (``accounts="version"``) only those of the window's
+  Aave version, v2 for the 2021-22 windows and v3 for 2024-08 (the snapshot's v3 borrowers run tighter: median
+  health factor 1.59 by collateral, against 2.00 on v2).
 - **Market.** Aave's WETH parameters at the time (:data:`WETH_PARAMS`): v2 LTV 8000 / LT 8250 / bonus 500, v3
   (2024-08) 8050 / 8300 / 500 (see ``oracle/data/history/PROVENANCE.md``); close factor 50 %, and on v3 the whole
   debt below HF 0.95 (v2 never). Pool depth :data:`ETH_DEPTH_USD` per side (the demo policy's stressed WETH depth,
@@ -131,10 +137,14 @@ class BookParams:
     hf_scale: float = 1.0  # HF = 1 + hf_scale x (HF_snapshot - 1)
     anchor_days: int = 0  # the spread holds at the mean close of this many days before the start (0: at the start)
     anchor_power: float = 1.0  # health factors move by (start price / anchor price)^anchor_power since then
+    anchor: Literal["mean", "vintage"] = "mean"  # one anchor price for all, or each account its own day
+    accounts: Literal["all", "version"] = "all"  # every snapshot account, or only those of the window's Aave version
 
     def __post_init__(self) -> None:
         if not (0 <= self.anchor_days <= DAILY_CONTEXT_DAYS and self.anchor_power >= 0):
             raise ValueError(f"anchor_days in [0, {DAILY_CONTEXT_DAYS}] and anchor_power >= 0 are required")
+        if self.anchor == "vintage" and self.anchor_days == 0:
+            raise ValueError("a vintage anchor needs anchor_days > 0")
         if (self.collateral_share is None) == (self.debt_share is None):
             raise ValueError("give exactly one of collateral_share and debt_share")
         share = self.collateral_share if self.collateral_share is not None else self.debt_share
@@ -216,8 +226,11 @@ def start_health_factors(
     hf = 1.0 + book.hf_scale * (snapshot_hf - 1.0)
     if book.anchor_days == 0:
         return hf
-    anchor = float(eth_daily_before(w, book.anchor_days, data_dir)["close"].mean())
+    daily = eth_daily_before(w, book.anchor_days, data_dir)
     start = float(eth_path(w, data_dir).iloc[0])
+    if book.anchor == "vintage":
+        return vintage_health_factors(hf, daily, start, book.anchor_power, params)
+    anchor = float(daily["close"].mean())
     moved = hf * (start / anchor) ** book.anchor_power
     crossed = moved < 1.0
     if crossed.any():
@@ -227,11 +240,43 @@ def start_health_factors(
     return moved
 
 
+def vintage_days(n_accounts: int, n_days: int) -> np.ndarray:
+    """The day (0 = the oldest of ``n_days``) each account borrowed on: spread evenly over the days, independent
+    of the account's size and health factor (a golden-ratio sequence over the snapshot's order, so the assignment
+    is deterministic and no day is favoured)."""
+    golden = (np.sqrt(5.0) - 1.0) / 2.0
+    return np.floor(((np.arange(n_accounts) + 0.5) * golden % 1.0) * n_days).astype(int)
+
+
+def vintage_health_factors(
+    hf_at_open: np.ndarray, daily: pd.DataFrame, start: float, power: float, params: WethParams
+) -> np.ndarray:
+    """Health factors at the start when each account set its cushion ``hf_at_open`` at the close of its own day
+    (:func:`vintage_days` over the daily candles ``daily``) and health factors move by the price ratio to
+    ``power`` since. An account whose health factor the lowest price since its day took below 1 was liquidated
+    there: it restarts at the post-liquidation health factor at that low and moves from it to the start.
+
+    Why: borrowers open positions at many prices; a book anchored on one mean price has no memory of where the
+    price has been, so it cannot hold the lumps of positions opened near a recent level that a crash reaches."""
+    closes = daily["close"].to_numpy(float)
+    lows = daily["low"].to_numpy(float)
+    day = vintage_days(hf_at_open.size, closes.size)
+    # the lowest low from each account's day to the window's start (its own day included)
+    low_since = np.minimum.accumulate(lows[::-1])[::-1][day]
+    low_since = np.minimum(low_since, start)
+    at_low = hf_at_open * (low_since / closes[day]) ** power
+    reset = post_liquidation_hf(params)
+    liquidated = at_low < 1.0
+    return np.where(liquidated, reset * (start / low_since) ** power, hf_at_open * (start / closes[day]) ** power)
+
+
 def build_book(
     w: Window, book: BookParams, *, data_dir: Path | None = None, snapshot: BorrowerSnapshot | None = None
 ) -> Book:
     """The start book of window ``w`` under ``book`` (see the module docstring)."""
     accounts = snapshot_accounts(borrower_snapshot(data_dir) if snapshot is None else snapshot)
+    if book.accounts == "version":
+        accounts = accounts.select(accounts.version == w.version)
     params = WETH_PARAMS[w.version]
     supplied = reserve_state(w, "weth", data_dir).supplied_usd
     stable = stable_borrowed_usd(w, data_dir)
@@ -334,15 +379,18 @@ def objective(replays: Iterable[Replay]) -> float:
 
 
 def default_grid() -> list[FitParams]:
-    """The grid searched (see the module docstring): both book bases, the health-factor spread and anchor, the
-    liquidators' capacity, chunk size and depth response, and the path. Fixed: ``depth_sigma_ref`` 0.04,
-    ``step_h`` 1, ``slippage_profit`` on, feed terms off."""
-    shares = [BookParams(debt_share=d) for d in (0.015, 0.02, 0.03, 0.05, 0.08)]
-    shares += [BookParams(collateral_share=c) for c in (0.05, 0.1)]
-    anchors = [(0, 1.0)] + [(n, p) for n in (30, 60, 120) for p in (0.5, 1.0)]
+    """The grid searched (see the module docstring): both book bases, the health-factor spread and anchor (one mean
+    price, or each account's own day), the accounts (all, or the window's Aave version's), the liquidators'
+    capacity, chunk size and depth response, and the path. Fixed: ``depth_sigma_ref`` 0.04, ``step_h`` 1,
+    ``slippage_profit`` on, feed terms off."""
+    shares = [BookParams(debt_share=d) for d in (0.015, 0.02, 0.03, 0.05, 0.08, 0.12)]
+    shares += [BookParams(collateral_share=c) for c in (0.05, 0.1, 0.2)]
+    anchors: list[tuple[int, float, Literal["mean", "vintage"]]] = [(0, 1.0, "mean")]
+    anchors += [(n, p, a) for a in ("mean", "vintage") for n in (30, 60, 120) for p in (0.5, 1.0)]
+    accounts: tuple[Literal["all", "version"], ...] = ("all", "version")
     books = [
-        BookParams(b.collateral_share, b.debt_share, hf_scale=k, anchor_days=n, anchor_power=p)
-        for b, k, (n, p) in itertools.product(shares, (1.0, 1.5, 2.0, 3.0), anchors)
+        BookParams(b.collateral_share, b.debt_share, hf_scale=k, anchor_days=n, anchor_power=p, anchor=a, accounts=acc)
+        for b, k, (n, p, a), acc in itertools.product(shares, (1.0, 1.5, 2.0, 3.0), anchors, accounts)
     ]
     liquidators = [
         Liquidators(capacity_share=c, chunk_bonus_share=ch, depth_beta=beta, slippage_profit=True)
@@ -462,6 +510,8 @@ class FrozenFit(BaseModel):
     hf_scale: float
     anchor_days: int
     anchor_power: float
+    anchor: Literal["mean", "vintage"] = "mean"
+    accounts: Literal["all", "version"] = "all"
     price: Literal["close", "low"]
     objective: float = Field(description="mean |log(sim/real)| over the fitted windows' days > scored_usd")
     out_of_sample_objective: float | None = Field(
@@ -503,6 +553,8 @@ class FrozenFit(BaseModel):
             hf_scale=fit.book.hf_scale,
             anchor_days=fit.book.anchor_days,
             anchor_power=fit.book.anchor_power,
+            anchor=fit.book.anchor,
+            accounts=fit.book.accounts,
             price=fit.price,
             objective=objective_value,
             out_of_sample_objective=out_of_sample_objective,
@@ -533,7 +585,15 @@ class FrozenFit(BaseModel):
             step_h=self.step_h,
             slippage_profit=self.slippage_profit,
         )
-        book = BookParams(self.collateral_share, self.debt_share, self.hf_scale, self.anchor_days, self.anchor_power)
+        book = BookParams(
+            self.collateral_share,
+            self.debt_share,
+            self.hf_scale,
+            self.anchor_days,
+            self.anchor_power,
+            self.anchor,
+            self.accounts,
+        )
         return FitParams(book, liquidators, self.price)
 
 
