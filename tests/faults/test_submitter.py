@@ -122,7 +122,8 @@ def test_crash_after_send_before_journal_update_does_not_double_submit(
     cycle = journal.start_cycle(dry_run=False)
     # what a process killed right after broadcasting leaves: a 'signed' attempt whose transaction is on chain
     attempt = _journal_signed(sub, w3, deployment, cycle, sub.next_nonce())
-    w3.eth.send_raw_transaction(attempt.raw_tx)
+    sent = w3.eth.send_raw_transaction(attempt.raw_tx)
+    w3.eth.wait_for_transaction_receipt(sent, timeout=10)  # anvil mines on its own clock: read the id after it has
     governor = deployment.governor_contract(w3)
     ids_before = governor.functions.lastUpdateId(deployment.asset("WETH").token).call()
 
