@@ -29,10 +29,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from oracle.config import DEFAULT_POLICY, load_policy
 from oracle.data.aave_history import WINDOWS
+from oracle.risk.cascade import Liquidators
 from oracle.risk.liquidation_replay import (
     FIT_FILE,
     SCORED_USD,
+    FitParams,
     FrozenFit,
     default_grid,
     fit_grid,
@@ -86,6 +89,21 @@ def main() -> None:
     frozen = load_fit(args.fit_file)
     fit = frozen.fit
     replays = [replay(w, fit, data_dir=args.data_dir) for w in WINDOWS]
+    # the policy's own liquidators on the same book: what the calibration and the keeper actually simulate
+    behaviour = load_policy(DEFAULT_POLICY).risk.liquidators
+    assert behaviour is not None, "the default policy has no [risk.liquidators]"
+    policy_fit = FitParams(
+        fit.book,
+        Liquidators(
+            capacity_share=behaviour.capacity_share,
+            chunk_bonus_share=behaviour.chunk_limit,
+            depth_beta=behaviour.depth_beta,
+            depth_sigma_ref=behaviour.depth_sigma_ref,
+            slippage_profit=True,
+        ),
+        fit.price,
+    )
+    policy_replays = [replay(w, policy_fit, data_dir=args.data_dir) for w in WINDOWS]
     fitted = [r for r in replays if r.window.fitted]
     held_out = [r for r in replays if not r.window.fitted]
     fit_objective = objective(fitted)
@@ -97,23 +115,28 @@ def main() -> None:
         f"frozen fit ({args.fit_file.name}, {frozen.date}): capacity_share {frozen.capacity_share}, "
         f"chunk_bonus_share {frozen.chunk_bonus_share}, depth_beta {frozen.depth_beta}, "
         f"slippage_profit {frozen.slippage_profit}; book: debt_share {frozen.debt_share}, collateral_share "
-        f"{frozen.collateral_share}, hf_scale {frozen.hf_scale}, anchor {frozen.anchor_days} d ^{frozen.anchor_power}; "
-        f"path: hourly {frozen.price}"
+        f"{frozen.collateral_share}, hf_scale {frozen.hf_scale}, anchor {frozen.anchor} {frozen.anchor_days} d "
+        f"^{frozen.anchor_power}, accounts {frozen.accounts}; path: hourly {frozen.price}"
     )
-    header = f"{'window':<8} {'day':<10} {'real $m':>9} {'sim $m':>9} {'ratio':>7}  {'sample':<13} within x2"
+    header = (
+        f"{'window':<8} {'day':<10} {'real $m':>9} {'sim $m':>9} {'ratio':>7}  {'sample':<13} within x2"
+        f"  {'policy $m':>9} {'ratio':>7}"
+    )
     print(header)
     print("-" * len(header))
     days = []
-    for r in replays:
+    for r, p in zip(replays, policy_replays, strict=True):
         sample = "fitted" if r.window.fitted else "out-of-sample"
-        for day, real, sim in zip(r.real_usd.index, r.real_usd, r.sim_usd, strict=True):
+        for day, real, sim, psim in zip(r.real_usd.index, r.real_usd, r.sim_usd, p.sim_usd, strict=True):
             scored = bool(real > SCORED_USD)
             ratio = float(max(sim, 1e5) / real) if real > 0 else math.nan
+            pratio = float(max(psim, 1e5) / real) if real > 0 else math.nan
             within = bool(scored and 0.5 <= ratio <= 2.0)
             mark = ("yes" if within else "NO") if scored else "-"
             ratio_s = f"{ratio:7.2f}" if real > 0 else f"{'-':>7}"
             row = f"{r.window.name:<8} {day.date()!s:<10} {real / 1e6:9.2f} {sim / 1e6:9.2f} {ratio_s}"
-            print(f"{row}  {sample:<13} {mark}")
+            pratio_s = f"{pratio:7.2f}" if real > 0 else f"{'-':>7}"
+            print(f"{row}  {sample:<13} {mark:<9}  {psim / 1e6:9.2f} {pratio_s}")
             days.append(
                 {
                     "window": r.window.name,
@@ -124,6 +147,8 @@ def main() -> None:
                     "sample": sample,
                     "scored": scored,
                     "within_2x": within if scored else None,
+                    "policy_sim_usd_m": round(psim / 1e6, 3),
+                    "policy_within_2x": bool(0.5 <= pratio <= 2.0) if scored else None,
                 }
             )
     for r in replays:
@@ -147,6 +172,16 @@ def main() -> None:
         f"worst factor fitted {math.exp(worst(scored_fit)):.2f}, out of sample {math.exp(worst(scored_oos)):.2f}; "
         f"{runtime:.1f} s"
     )
+    policy_scored = [d for d in days if d["scored"]]
+    print(
+        f"the policy's liquidators (capacity_share {behaviour.capacity_share}, chunk_bonus_share "
+        f"{behaviour.chunk_bonus_share}, depth_beta {behaviour.depth_beta}) on the same book: objective fitted "
+        f"{objective([r for r in policy_replays if r.window.fitted]):.4f}, out of sample "
+        f"{objective([r for r in policy_replays if not r.window.fitted]):.4f}; within x2: fitted "
+        f"{sum(bool(d['policy_within_2x']) for d in policy_scored if d['sample'] == 'fitted')}/{len(scored_fit)}, "
+        f"out of sample {sum(bool(d['policy_within_2x']) for d in policy_scored if d['sample'] != 'fitted')}/"
+        f"{len(scored_oos)}"
+    )
     print(
         json.dumps(
             {
@@ -165,6 +200,16 @@ def main() -> None:
                 "worst_factor_fitted": round(math.exp(worst(scored_fit)), 3),
                 "worst_factor_out_of_sample": round(math.exp(worst(scored_oos)), 3),
                 "goal_met": all(bool(d["within_2x"]) for d in scored_fit + scored_oos),
+                "policy_liquidators": {
+                    "capacity_share": behaviour.capacity_share,
+                    "chunk_bonus_share": behaviour.chunk_bonus_share,
+                    "depth_beta": behaviour.depth_beta,
+                    "objective_fitted": round(objective([r for r in policy_replays if r.window.fitted]), 6),
+                    "objective_out_of_sample": round(objective([r for r in policy_replays if not r.window.fitted]), 6),
+                    "fitted_within_2x": f"{sum(bool(d['policy_within_2x']) for d in scored_fit)}/{len(scored_fit)}",
+                    "out_of_sample_within_2x": f"{sum(bool(d['policy_within_2x']) for d in scored_oos)}/"
+                    f"{len(scored_oos)}",
+                },
                 "params": {k: v for k, v in frozen.model_dump().items() if k not in ("assumptions",)},
                 "days": days,
                 "runtime_s": round(runtime, 2),

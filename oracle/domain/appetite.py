@@ -7,6 +7,7 @@ supplied collateral"); they are reviewed like code, and the recommendation funct
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,8 +27,11 @@ class LiquidatorBehaviour(BaseModel):
     capacity_share: Annotated[float, Field(gt=0, le=10)] = Field(
         description="per hour and asset, USD of collateral liquidators absorb, as a share of the pool's depth"
     )
-    chunk_bonus_share: Annotated[float, Field(gt=0, le=10)] = Field(
-        description="one liquidation seizes at most what moves its pool by this share of the bonus (profitable size)"
+    chunk_bonus_share: Annotated[float, Field(gt=0, le=10)] | None = Field(
+        default=None,
+        exclude_if=unset,
+        description="one liquidation seizes at most what moves its pool by this share of the bonus (profitable "
+        "size); left out: no such limit (the close factor alone sizes a liquidation)",
     )
     depth_beta: Annotated[float, Field(ge=0, le=5)] = Field(
         description="pool depth shrinks as (depth_sigma_ref / sigma)^beta when daily volatility exceeds the reference"
@@ -44,6 +48,11 @@ class LiquidatorBehaviour(BaseModel):
     feed_heartbeat_s: dict[str, Annotated[int, Field(gt=0)]] = Field(
         description="per asset (symbol or token address): the feed's heartbeat, seconds"
     )
+
+    @property
+    def chunk_limit(self) -> float:
+        """``chunk_bonus_share`` as the simulator takes it: ``math.inf`` when the policy sets no limit."""
+        return math.inf if self.chunk_bonus_share is None else self.chunk_bonus_share
 
 
 class EdgeBook(BaseModel):

@@ -87,7 +87,7 @@ class MarketConstants(BaseModel):
             extra = {
                 "form": 2,
                 "capacity_share": behaviour.capacity_share * appetite.horizon_h / appetite.steps,  # per step
-                "chunk_bonus_share": behaviour.chunk_bonus_share,
+                "chunk_bonus_share": behaviour.chunk_limit,
                 "depth_beta": behaviour.depth_beta,
                 "depth_sigma_ref": behaviour.depth_sigma_ref,
                 "impact_half_life_h": behaviour.impact_half_life_h,

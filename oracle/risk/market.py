@@ -111,7 +111,7 @@ def liquidators_with_feeds(appetite: RiskAppetite, feeds: list[tuple[float, int]
     step_s = appetite.horizon_h * 3600 / appetite.steps
     return Liquidators(
         capacity_share=behaviour.capacity_share * step_s / 3600,  # the policy's is per hour, the simulator's per step
-        chunk_bonus_share=behaviour.chunk_bonus_share,
+        chunk_bonus_share=behaviour.chunk_limit,
         depth_beta=behaviour.depth_beta,
         depth_sigma_ref=behaviour.depth_sigma_ref,
         step_h=step_s / 3600,
