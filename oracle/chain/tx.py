@@ -43,8 +43,11 @@ def simulate(fn: ContractFunction, sender: str, block: BlockIdentifier = "latest
 class TxSender:
     """Sends transactions from one local account, simulating each before signing it."""
 
-    def __init__(self, w3: Web3, account: LocalAccount | str, receipt_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, w3: Web3, account: LocalAccount | str, receipt_timeout_s: float = 60.0, poll_s: float = 0.1
+    ) -> None:
         self.w3 = w3
+        self.poll_s = poll_s  # between receipt polls: web3's 0.1 s, or a few ms on a local automining node
         self.account: LocalAccount = account if isinstance(account, LocalAccount) else Account.from_key(account)
         self.receipt_timeout_s = receipt_timeout_s
         self.chain_id = w3.eth.chain_id
@@ -84,7 +87,9 @@ class TxSender:
         receipts = []
         for h in tx_hashes:
             try:
-                receipt = self.w3.eth.wait_for_transaction_receipt(h, timeout=self.receipt_timeout_s)
+                receipt = self.w3.eth.wait_for_transaction_receipt(
+                    h, timeout=self.receipt_timeout_s, poll_latency=self.poll_s
+                )
             except Exception as exc:  # web3 raises TimeExhausted; keep the hash in the message
                 raise ExecutionError(f"no receipt for {h.to_0x_hex()} within {self.receipt_timeout_s}s") from exc
             if receipt["status"] != 1:

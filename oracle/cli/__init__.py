@@ -1,7 +1,7 @@
 """``risk-oracle``: the command-line entry point (typer).
 
 Commands: ``demo``, ``deploy``, ``snapshot``, ``train``, ``evaluate``, ``calibrate``, ``recommend``, ``version``;
-``run``, ``cycle``, ``fork``, ``report`` and ``verify``.
+``run``, ``cycle``, ``fork``, ``report``, ``verify`` and ``backtest``.
 """
 
 from __future__ import annotations
@@ -691,3 +691,85 @@ def _utc(day: str) -> Any:  # a pandas Timestamp (pandas has no type stubs here)
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+@command(torch=True)
+def backtest(
+    policy: PolicyOption = DEFAULT_POLICY,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="price history in ../shared/data's format (default: the embedded June 2022)"),
+    ] = None,
+    window: Annotated[
+        list[str],
+        typer.Option(help="YYYY-MM-DD:YYYY-MM-DD, a crisis name (2022-06, ...), 'crises', 'calm' or 'all'; repeatable"),
+    ] = ["2022-06"],  # noqa: B006  # typer reads list defaults; never mutated
+    strategy: Annotated[str, typer.Option(help="comma-separated: static, static-aave, oracle")] = "static,oracle",
+    seeds: Annotated[int, typer.Option(min=1, help="seeds per window and strategy (the book's draws)")] = 1,
+    positions: Annotated[int, typer.Option(min=10, help="positions seeded in each market")] = 300,
+    cadence_h: Annotated[int, typer.Option(min=1, help="hours between keeper cycles")] = 24,
+    ray_address: Annotated[
+        str | None, typer.Option(help="join this Ray cluster (default: a local Ray on this machine's cores)")
+    ] = None,
+    serial: Annotated[bool, typer.Option(help="run the tasks one by one in this process (no Ray)")] = False,
+    out: Annotated[Path, typer.Option(help="output directory (finished tasks in it are reused)")] = Path(
+        "backtests/latest"
+    ),
+) -> None:
+    """Replay real history hour by hour through the real contracts on anvil, for every strategy on the same paths
+    and book; write backtest.json / .md / .html, charts and one result per task to --out."""
+    import time
+
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from oracle.backtest.grid import GridSpec, run_grid
+    from oracle.backtest.prices import full_window
+    from oracle.backtest.report import write_backtest
+    from oracle.backtest.windows import parse_window
+
+    loaded = load_policy(policy)
+    windows = []
+    for w in window:
+        if w.strip() == "all":
+            windows.append(full_window(list(dict.fromkeys(a.price_source for a in loaded.market.assets)), data_dir))
+        else:
+            windows.extend(parse_window(w))
+    spec = GridSpec(
+        windows=tuple(dict.fromkeys(windows)),
+        strategies=tuple(s.strip() for s in strategy.split(",") if s.strip()),
+        seeds=tuple(range(1, seeds + 1)),
+        positions=positions,
+        cadence_h=cadence_h,
+    )
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("backtest tasks", total=len(spec.tasks()))
+        results = run_grid(
+            spec,
+            loaded,
+            out,
+            data_dir=data_dir,
+            ray_address=ray_address,
+            serial=serial,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    data = "embedded extract (June 2022 hourly)" if data_dir is None else str(data_dir)
+    report = write_backtest(out, spec, results, policy=loaded.name, data=data, runtime_s=time.perf_counter() - started)
+    table = Table(title=f"backtest, {report.steps:,} steps, {report.evm_transactions:,} EVM transactions")
+    for col in ("window", "strategy", "bad debt", "liquidated", "penalties", "made liq. by cuts", "avg LTV", "updates"):
+        table.add_column(col, justify="right")
+    for r in report.summary:
+        table.add_row(
+            r.window,
+            r.strategy,
+            f"${r.bad_debt_usd:,.0f}",
+            f"${r.liquidated_collateral_usd:,.0f}",
+            f"${r.penalties_usd:,.0f}",
+            f"${r.made_liquidatable_by_cuts_usd:,.0f}",
+            f"{r.avg_ltv_weighted_bps:,.0f}",
+            f"{r.updates_sent:g}",
+        )
+    console.print(table)
+    console.print(f"written to {out}/backtest.html (+ backtest.md, backtest.json, charts/, tasks/)")
