@@ -34,6 +34,7 @@ from oracle.chain.reader import ChainSource, read_snapshot
 from oracle.chain.tx import TxSender, contract_at
 from oracle.data.demo_prices import load_demo_rounds
 from oracle.devnet.aave import AaveDeployer, AaveDeployment, aave_abi, deploy_aave_market
+from oracle.devnet.aave_seed import plan_aave_positions, seed_aave_positions
 from oracle.devnet.deploy import FEED_DECIMALS
 from oracle.domain.policy import Policy
 
@@ -430,3 +431,22 @@ def test_reserve_that_is_not_collateral_is_listed_apart(w3: Web3, aave: AaveDepl
         require_updatable(market, "OUSD")
     with pytest.raises(ReserveNotUpdatableError, match="no collateral reserve of that name"):
         require_updatable(market, "DOGE")
+
+
+def test_bulk_seeded_positions_read_exactly(w3: Web3, aave: AaveDeployment, seeded: Seeded) -> None:
+    """The benchmark's seeder (batched transactions through the pool) and the adapter agree with Aave too."""
+    plan = plan_aave_positions(w3, aave, 40, seed=7)
+    assert seed_aave_positions(w3, aave, plan) == 4 * len(plan)
+    adapter = _adapter(aave)
+    mc = Multicall(w3, aave.multicall)
+    block = w3.eth.block_number
+    market = adapter.read_market(mc, block)
+    assert {p.account for p in plan} <= set(market.users)
+    positions = adapter.read_positions(mc, block, market)
+    prices = tuple(a.oracle_price for a in market.assets)
+    accounts = adapter.read_account_data(mc, block, [p.account for p in positions])
+    assert [adapter.health_factor_wad(market, prices, p) for p in positions] == [a.health_factor for a in accounts]
+    by_account = {p.account: p for p in positions}
+    symbols = [a.symbol for a in market.assets]
+    for planned in plan:
+        assert by_account[planned.account].collateral[symbols.index(planned.symbol)] == planned.amount
