@@ -132,21 +132,24 @@ def _validate_feed(
         )
 
 
-def _validate_books(market: RawMarket, positions: tuple[RawPosition, ...]) -> None:
+def _validate_books(market: RawMarket, positions: tuple[RawPosition, ...], rounding_per_position: int = 0) -> None:
+    """Positions must add up to the market's totals, within ``rounding_per_position`` units per position (the
+    adapter's ``books_rounding_per_position``: 0 on our market, 1 on Aave)."""
     if len(positions) != market.borrowers:
         raise SnapshotError(f"market: {len(positions)} positions read, borrowersCount is {market.borrowers}")
     n = len(market.assets)
     for p in positions:
         if len(p.collateral) != n:
             raise SnapshotError(f"position {p.account}: {len(p.collateral)} collateral entries for {n} assets")
+    slack = rounding_per_position * len(positions)
     for i, a in enumerate(market.assets):
         held = sum(p.collateral[i] for p in positions)
-        if held != a.total_collateral:
+        if abs(held - a.total_collateral) > slack:
             raise SnapshotError(
                 f"{a.symbol}: positions hold {held} but the market's totalCollateral is {a.total_collateral}"
             )
     debt = sum(p.debt for p in positions)
-    if debt != market.total_debt:
+    if abs(debt - market.total_debt) > slack:
         raise SnapshotError(f"market: positions owe {debt} but totalDebt is {market.total_debt}")
 
 
@@ -222,7 +225,7 @@ def read_snapshot(source: ChainSource, block: int | None = None, mc: Multicall |
         _validate_feed(a.symbol, a.feed, hist, timestamp, policy)
 
     raw_positions = source.adapter.read_positions(mc, number, market)
-    _validate_books(market, raw_positions)
+    _validate_books(market, raw_positions, source.adapter.books_rounding_per_position)
     prices = [hist[-1].answer for hist in history]
     value, debt_usd, density, top10 = _risk_figures(market, prices, raw_positions)
     price_tuple = tuple(prices)

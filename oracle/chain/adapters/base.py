@@ -52,6 +52,10 @@ class MarketAdapter(Protocol):
     """Reads one market through a ``Multicall`` at a given block (every call pinned to it)."""
 
     address: str
+    books_rounding_per_position: int
+    """How far, in token units per position, the sum of positions may be from the market's totals: 0 where the
+    market keeps totals as the sum of balances (ours); 1 on Aave, whose balances and totals are each a scaled amount
+    times an index, rounded half up one by one."""
 
     def read_market(self, mc: Multicall, block: int) -> RawMarket:
         """Market-wide state and the listed collateral assets."""

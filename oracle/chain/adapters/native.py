@@ -29,6 +29,8 @@ def _one(types: Sequence[str]) -> Any:
 class NativeMarketAdapter:
     """Reads the reference market: one batch for market-wide state, one per asset, then the positions."""
 
+    books_rounding_per_position = 0  # totals are kept as sums of the positions' amounts
+
     def __init__(self, address: str) -> None:
         self.address: str = Web3.to_checksum_address(address)
 
