@@ -44,9 +44,17 @@ class TxSender:
     """Sends transactions from one local account, simulating each before signing it."""
 
     def __init__(
-        self, w3: Web3, account: LocalAccount | str, receipt_timeout_s: float = 60.0, poll_s: float = 0.1
+        self,
+        w3: Web3,
+        account: LocalAccount | str,
+        receipt_timeout_s: float = 60.0,
+        poll_s: float = 0.1,
+        gas_margin: float = 1.25,
     ) -> None:
         self.w3 = w3
+        # a gas estimate is exact for the state it ran on; mined a block later (Aave accrues interest every second)
+        # the call may do more work and run out of gas: the limit is the estimate times this margin
+        self.gas_margin = gas_margin
         self.poll_s = poll_s  # between receipt polls: web3's 0.1 s, or a few ms on a local automining node
         self.account: LocalAccount = account if isinstance(account, LocalAccount) else Account.from_key(account)
         self.receipt_timeout_s = receipt_timeout_s
@@ -80,6 +88,7 @@ class TxSender:
             tx = fn.build_transaction(self._base())  # estimates gas: simulates at the pending block
         except ContractLogicError as exc:
             raise decode_revert(revert_data(exc), context=fn.fn_name) from exc
+        tx["gas"] = int(tx["gas"] * self.gas_margin)
         return self._sign_and_send(tx)
 
     def wait(self, tx_hashes: Iterable[HexBytes]) -> list[TxReceipt]:
