@@ -9,6 +9,7 @@ does not depend on how many workers ran it, or in what order; a test checks a Ra
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -156,7 +157,7 @@ def _run_on_ray(
 
     started_here = not ray.is_initialized()
     if started_here:
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
         ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
     try:
         remote = ray.remote(num_cpus=1, max_retries=0)(_run_one)
