@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--positions", type=int, default=300)
     parser.add_argument("--cadence-h", type=int, default=24)
+    parser.add_argument("--active-borrowers", type=float, default=0.6)
     parser.add_argument("--serial", action="store_true")
     parser.add_argument("--out", type=Path, default=Path("backtests/bench"))
     args = parser.parse_args()
@@ -46,6 +47,7 @@ def main() -> None:
         seeds=tuple(range(1, args.seeds + 1)),
         positions=args.positions,
         cadence_h=args.cadence_h,
+        active_borrowers=args.active_borrowers,
     )
     started = time.perf_counter()
     results = run_grid(spec, policy, args.out, data_dir=args.data_dir, serial=args.serial)

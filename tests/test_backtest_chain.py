@@ -44,7 +44,7 @@ def test_the_crash_day_liquidates_through_the_contract(serial: tuple[Path, list[
         assert m.penalties_usd > 0
         assert r.liquidated_cum_usd[-1] == pytest.approx(m.liquidated_collateral_usd)
         assert m.bad_debt_usd >= m.bad_debt_recorded_usd == r.bad_debt_cum_usd[-1] >= 0
-        assert r.debt_usd[-1] < r.debt_usd[0]  # liquidations repaid debt
+        assert m.borrower_transactions > 0 and m.refused_borrows == 0  # active borrowers returned to their targets
         assert all(a.market_usd[-1] < a.market_usd[0] for a in r.assets.values())  # the day fell
     static = [r for r in results if r.spec.strategy == "static"]
     assert all(r.metrics.updates_sent == 0 and r.metrics.keeper_cycles == 0 for r in static)
@@ -99,3 +99,10 @@ def test_the_report_files_are_written(serial: tuple[Path, list[TaskResult]], tmp
     md = (tmp_path / "backtest.md").read_text()
     assert "| window | strategy | bad debt |" in md and "oracle" in md
     assert "<script" not in (tmp_path / "backtest.html").read_text()
+
+
+def test_no_active_borrowers_leave_the_book_to_the_liquidators(tmp_path: Path) -> None:
+    spec = GridSpec(windows=(CRASH_DAY,), strategies=("static",), seeds=(1,), positions=30, active_borrowers=0.0)
+    (result,) = run_grid(spec, POLICY, tmp_path, serial=True)
+    assert result.metrics.borrower_transactions == 0 and result.metrics.borrowed_usd == 0
+    assert result.debt_usd[-1] < result.debt_usd[0]  # only liquidations moved the debt: down

@@ -10,10 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from oracle.backtest.borrowers import plan_borrowers
 from oracle.backtest.grid import GridSpec, check_grid
 from oracle.backtest.prices import EMBEDDED_HOURLY, HISTORY_DAYS, feed_rounds, gas_gwei, load_path
 from oracle.backtest.run import backtest_policy
 from oracle.backtest.windows import CRISES, NAMED, parse_window
+from oracle.chain.adapters.base import RawPosition
 from oracle.config import DEFAULT_POLICY, load_policy
 from oracle.data.demo_prices import DEMO_PRICES
 from oracle.errors import ConfigError
@@ -117,3 +119,13 @@ def test_the_backtest_snapshot_reads_the_whole_history_the_forecast_needs() -> N
     policy = backtest_policy(POLICY, paths, JUNE)
     assert policy.snapshot.history_rounds == 4 * HISTORY_DAYS + JUNE.hours
     assert policy.risk == POLICY.risk and policy.market == POLICY.market  # nothing else changes
+
+
+def test_borrower_plans_come_from_the_seed_alone() -> None:
+    positions = tuple(RawPosition(account=f"0x{i:040x}", collateral=(1, 0, 0, 0), debt=1) for i in range(2000))
+    a, b = plan_borrowers(positions, 3, active_share=0.6), plan_borrowers(positions, 3, active_share=0.6)
+    assert a == b and a != plan_borrowers(positions, 4, active_share=0.6)
+    active = [p for p in a.values() if p.active]
+    assert 0.55 < len(active) / len(a) < 0.65
+    assert all(0.6 <= p.target <= 0.97 for p in a.values())
+    assert not any(p.active for p in plan_borrowers(positions, 3, active_share=0.0).values())

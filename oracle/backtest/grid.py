@@ -38,10 +38,18 @@ class GridSpec(BaseModel):
     seeds: tuple[int, ...] = Field(min_length=1)
     positions: int = Field(default=300, gt=0)
     cadence_h: int = Field(default=24, gt=0)
+    active_borrowers: float = Field(default=0.6, ge=0, le=1)
 
     def tasks(self) -> list[TaskSpec]:
         return [
-            TaskSpec(window=w, strategy=_strategy(s), seed=seed, positions=self.positions, cadence_h=self.cadence_h)
+            TaskSpec(
+                window=w,
+                strategy=_strategy(s),
+                seed=seed,
+                positions=self.positions,
+                cadence_h=self.cadence_h,
+                active_borrowers=self.active_borrowers,
+            )
             for w in self.windows
             for s in self.strategies
             for seed in self.seeds

@@ -46,7 +46,7 @@ class BacktestReport(BaseModel):
     runtime_s: float
     note: str = (
         "bad debt = debt the market recorded as bad plus what positions still owe beyond their collateral at the "
-        "window's end (market prices); borrowers do not act (no top-ups, repayments or new positions)"
+        "window's end (market prices); active borrowers return to their target leverage daily, none adds collateral"
     )
 
 

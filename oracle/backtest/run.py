@@ -9,14 +9,15 @@ A task:
    parameters they face);
 2. steps through the window hour by hour: the chain's clock moves to the hour, each feed publishes the rounds its
    deviation threshold and heartbeat call for, the liquidator agent (``oracle.backtest.liquidator``) liquidates
-   what is liquidatable and worth it, and, for a keeper strategy, at its cadence the real keeper runs a live
-   cycle (snapshot, forecast, recommendation, bounds, gate, report, submission through the governor);
+   what is liquidatable and worth it, active borrowers re-lever or repay once a day, and, for a keeper strategy,
+   at its cadence the real keeper runs a live cycle (snapshot, forecast, recommendation, bounds, gate, report,
+   submission through the governor);
 3. records what happened (``TaskResult``): bad debt, liquidations, penalties, debt an LT cut made liquidatable,
    the parameters over time, capital efficiency, updates and gas.
 
 Nothing of the market's or the governor's rules is re-implemented here: the governor's bounds, delays and linked
-rules apply to the keeper's updates exactly as they do live. Borrowers do not act yet (no top-ups, repayments or
-new positions): the book changes only by liquidations.
+rules apply to the keeper's updates exactly as they do live. Borrowers (``oracle.backtest.borrowers``) return to
+their target leverage once a day at 12:00 UTC; no top-ups of collateral or new accounts yet.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from web3 import Web3
 
 from oracle.app import MarketAddresses, build_keeper
+from oracle.backtest.borrowers import BorrowerAgents, plan_borrowers
 from oracle.backtest.liquidator import LiquidatorAgent, MarketState, collateral_usd, debt_usd, read_state
 from oracle.backtest.prices import PricePath, gas_gwei, load_paths, schedule
 from oracle.backtest.windows import Window
@@ -55,6 +57,7 @@ log = logging.getLogger("oracle.backtest")
 
 ANVIL_LIQUIDATOR_KEY = "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6"  # anvil account 3
 LIQUIDATOR_CASH = 10**12  # whole stable tokens: liquidators are never short of cash, only of capacity and profit
+BORROWERS_HOUR = 12
 LOCAL_POLL_S = 0.002  # anvil mines at once: poll receipts every 2 ms, not web3's 100
 ROUNDS_MAX = 10_000  # the snapshot policy's ceiling on history rounds
 
@@ -84,6 +87,9 @@ class TaskSpec(BaseModel):
     seed: int
     positions: int = Field(gt=0)
     cadence_h: int = Field(default=24, gt=0, description="hours between keeper cycles")
+    active_borrowers: float = Field(
+        default=0.6, ge=0, le=1, description="share of borrowers who return to their target leverage once a day"
+    )
 
     @property
     def name(self) -> str:
@@ -121,6 +127,10 @@ class Metrics(BaseModel):
     keeper_cycles: int
     keeper_failed_cycles: int
     keeper_gas: int
+    borrowed_usd: float = Field(description="what active borrowers drew to return to their target leverage")
+    repaid_usd: float = Field(description="what they repaid when above it")
+    borrower_transactions: int
+    refused_borrows: int = Field(description="borrows the market refused (LTV limit, liquidity)")
 
 
 class TaskResult(BaseModel):
@@ -206,6 +216,10 @@ class _Totals:
     failed_cycles: int = 0
     keeper_gas: int = 0
     keeper_s: float = 0.0
+    borrowed: float = 0.0
+    repaid: float = 0.0
+    borrower_txs: int = 0
+    refused_borrows: int = 0
     transactions: int = 0
 
 
@@ -323,6 +337,9 @@ def run_task(spec: TaskSpec, policy: Policy, *, data_dir: Path | None, work_dir:
                 if k == 0:
                     first = state
                     initial_debt = state.market.total_debt / 10**state.market.stable_decimals
+                    plans = plan_borrowers(state.positions, spec.seed, active_share=spec.active_borrowers)
+                    borrowers = BorrowerAgents(w3, market, owner, stable, plans, poll_s=LOCAL_POLL_S)
+                    borrowers.prepare()
                 market_usd = [last_market[a.symbol] for a in state.market.assets]
                 if k > 0:
                     gwei = float(gas.iloc[min((k - 1) // 24, len(gas) - 1)])
@@ -335,6 +352,15 @@ def run_task(spec: TaskSpec, policy: Policy, *, data_dir: Path | None, work_dir:
                     totals.liquidated += sum(x.seized_usd for x in step.liquidations)
                     totals.penalties += sum(x.bonus_usd for x in step.liquidations)
                     if step.liquidations:
+                        state = read_state(adapter, mc, w3.eth.block_number)
+                if k % 24 == BORROWERS_HOUR:  # borrowers rebalance at midday, the keeper at its cadence from 00:00
+                    moved = borrowers.step(state)
+                    totals.borrowed += moved.borrowed_usd
+                    totals.repaid += moved.repaid_usd
+                    totals.borrower_txs += moved.transactions
+                    totals.refused_borrows += moved.refused
+                    totals.transactions += moved.transactions
+                    if moved.transactions:
                         state = read_state(adapter, mc, w3.eth.block_number)
                 if keeper is not None and k % spec.cadence_h == 0 and k < spec.window.hours:
                     before = state
@@ -404,6 +430,10 @@ def run_task(spec: TaskSpec, policy: Policy, *, data_dir: Path | None, work_dir:
         keeper_cycles=totals.cycles,
         keeper_failed_cycles=totals.failed_cycles,
         keeper_gas=totals.keeper_gas,
+        borrowed_usd=totals.borrowed,
+        repaid_usd=totals.repaid,
+        borrower_transactions=totals.borrower_txs,
+        refused_borrows=totals.refused_borrows,
     )
     return TaskResult(
         spec=spec,

@@ -709,6 +709,9 @@ def backtest(
     seeds: Annotated[int, typer.Option(min=1, help="seeds per window and strategy (the book's draws)")] = 1,
     positions: Annotated[int, typer.Option(min=10, help="positions seeded in each market")] = 300,
     cadence_h: Annotated[int, typer.Option(min=1, help="hours between keeper cycles")] = 24,
+    active_borrowers: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="share of borrowers who return to their target leverage daily")
+    ] = 0.6,
     ray_address: Annotated[
         str | None, typer.Option(help="join this Ray cluster (default: a local Ray on this machine's cores)")
     ] = None,
@@ -742,6 +745,7 @@ def backtest(
         seeds=tuple(range(1, seeds + 1)),
         positions=positions,
         cadence_h=cadence_h,
+        active_borrowers=active_borrowers,
     )
     started = time.perf_counter()
     with Progress(console=console, transient=True) as bar:
