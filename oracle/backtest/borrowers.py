@@ -76,10 +76,11 @@ class BorrowerAgents:
 
     def prepare(self) -> None:
         """Let anvil send for every active borrower (gas money, impersonation) and the owner repay for them."""
-        self.w3.provider.make_request("anvil_autoImpersonateAccount", [True])  # type: ignore[arg-type]
+        rpc = self.w3.provider.make_request
+        rpc("anvil_autoImpersonateAccount", [True])  # type: ignore[arg-type]  # anvil's own method
         for plan in self.plans.values():
             if plan.active:
-                self.w3.provider.make_request("anvil_setBalance", [plan.account, hex(10**21)])  # type: ignore[arg-type]
+                rpc("anvil_setBalance", [plan.account, hex(10**21)])  # type: ignore[arg-type]  # anvil's own method
         self.owner.transact(self.stable.functions.approve(self.market.address, MONEY))
 
     def step(self, state: MarketState) -> BorrowStep:
