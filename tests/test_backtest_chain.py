@@ -7,6 +7,7 @@ Small on purpose (one day, 2022-06-13, the 3AC crash day, 60 positions): the fig
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,14 @@ def test_no_active_borrowers_leave_the_book_to_the_liquidators(tmp_path: Path) -
     (result,) = run_grid(spec, POLICY, tmp_path, serial=True)
     assert result.metrics.borrower_transactions == 0 and result.metrics.borrowed_usd == 0
     assert result.debt_usd[-1] < result.debt_usd[0]  # only liquidations moved the debt: down
+
+
+def test_oracle_ewma_runs_the_keeper_without_the_model(tmp_path: Path) -> None:
+    spec = GridSpec(windows=(CRASH_DAY,), strategies=("oracle-ewma",), seeds=(1,), positions=30)
+    (result,) = run_grid(spec, POLICY, tmp_path, serial=True)
+    assert result.metrics.keeper_cycles == 1 and result.metrics.keeper_failed_cycles == 0
+    (path,) = (tmp_path / "work").glob("*/reports/*/*/report.json")
+    report = json.loads(path.read_text())
+    forecasts = report["inputs"]["forecasts"]
+    assert report["model_sha256"] is None
+    assert len(forecasts) == 4 and all(f["source"] == "ewma-fallback" for f in forecasts)

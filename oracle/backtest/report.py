@@ -26,7 +26,7 @@ from oracle.backtest.grid import GridSpec, StrategySummary, summarise
 from oracle.backtest.run import STRATEGIES, TaskResult
 
 DPI = 100
-COLOURS = {"static": "#607d8b", "static-aave": "#8e24aa", "oracle": "#1565c0"}
+COLOURS = {"static": "#607d8b", "static-aave": "#8e24aa", "oracle": "#1565c0", "oracle-ewma": "#ef6c00"}
 
 
 class BacktestReport(BaseModel):

@@ -22,6 +22,7 @@ their target leverage once a day at 12:00 UTC; no top-ups of collateral or new a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -69,11 +70,12 @@ AAVE_V3_PARAMS: dict[str, RiskParams] = {
     "AAVE": RiskParams(ltv=6600, liquidation_threshold=7300, liquidation_bonus=750),
 }
 
-StrategyName = Literal["static", "static-aave", "oracle"]
+StrategyName = Literal["static", "static-aave", "oracle", "oracle-ewma"]
 STRATEGIES: dict[str, str] = {
     "static": "the policy's initial parameters, never changed",
     "static-aave": "Aave v3 Ethereum's parameters for the same assets, never changed",
     "oracle": "the keeper as shipped: a live cycle at the cadence, updates through the governor",
+    "oracle-ewma": "the same keeper with EWMA forecasts instead of the neural model: what the model adds",
 }
 
 
@@ -285,12 +287,14 @@ def run_task(spec: TaskSpec, policy: Policy, *, data_dir: Path | None, work_dir:
 
         keeper = None
         journal = None
-        if spec.strategy == "oracle":
+        if spec.strategy in ("oracle", "oracle-ewma"):
             work_dir.mkdir(parents=True, exist_ok=True)
             journal = Journal(work_dir / "journal.sqlite")
             keeper = build_keeper(
                 w3, MarketAddresses.of(deployment), run_policy, journal, work_dir / "reports", signer=keeper_account
             )
+            if spec.strategy == "oracle-ewma":  # no model: every forecast is the EWMA fallback, and says so
+                keeper = dataclasses.replace(keeper, model=None, model_card=None)
 
         totals = _Totals()
         times: list[int] = []

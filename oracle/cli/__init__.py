@@ -705,7 +705,9 @@ def backtest(
         list[str],
         typer.Option(help="YYYY-MM-DD:YYYY-MM-DD, a crisis name (2022-06, ...), 'crises', 'calm' or 'all'; repeatable"),
     ] = ["2022-06"],  # noqa: B006  # typer reads list defaults; never mutated
-    strategy: Annotated[str, typer.Option(help="comma-separated: static, static-aave, oracle")] = "static,oracle",
+    strategy: Annotated[
+        str, typer.Option(help="comma-separated: static, static-aave, oracle, oracle-ewma")
+    ] = "static,oracle",
     seeds: Annotated[int, typer.Option(min=1, help="seeds per window and strategy (the book's draws)")] = 1,
     positions: Annotated[int, typer.Option(min=10, help="positions seeded in each market")] = 300,
     cadence_h: Annotated[int, typer.Option(min=1, help="hours between keeper cycles")] = 24,
