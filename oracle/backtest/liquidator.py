@@ -30,7 +30,7 @@ from web3.logs import DISCARD
 
 from oracle.chain.adapters.base import RawMarket, RawPosition
 from oracle.chain.adapters.native import WAD, NativeMarketAdapter
-from oracle.chain.multicall import Call, Multicall, encode_call
+from oracle.chain.multicall import Multicall, make_call
 from oracle.chain.tx import TxSender
 from oracle.domain.params import BPS
 from oracle.errors import ContractRevert, ExecutionError
@@ -54,7 +54,7 @@ def read_state(adapter: NativeMarketAdapter, mc: Multicall, block: int) -> Marke
     market = adapter.read_market(mc, block)
     positions = adapter.read_positions(mc, block, market)
     calls = [
-        Call(adapter.address, False, encode_call("priceOf(address)", ["address"], [a.address]), f"priceOf({a.symbol})")
+        make_call(adapter.address, "priceOf(address)", ["address"], [a.address], f"priceOf({a.symbol})")
         for a in market.assets
     ]
     prices = tuple(int.from_bytes(r.data[:32], "big") for r in mc.run(calls, block))

@@ -61,6 +61,20 @@ def encode_call(signature: str, types: Sequence[str], args: Sequence[object]) ->
     return _selector(signature) + abi_encode(list(types), list(args))
 
 
+def make_call(
+    target: str,
+    signature: str,
+    types: Sequence[str] = (),
+    args: Sequence[object] = (),
+    label: str = "",
+    *,
+    gas: int = 30_000,
+    allow_failure: bool = False,
+) -> Call:
+    """A ``Call`` of ``signature`` on ``target`` with ``args`` (labelled ``target.signature`` unless given)."""
+    return Call(target, allow_failure, encode_call(signature, types, args), label or f"{target}.{signature}", gas)
+
+
 def aggregate3(w3: Web3, multicall: str, calls: Sequence[Call], block: BlockIdentifier = "latest") -> list[Result]:
     """Run ``calls`` in one ``eth_call`` of Multicall3 at ``block`` (no chunking, no retries)."""
     data = AGGREGATE3 + encode_aggregate3([(c.target, c.allow_failure, c.data) for c in calls])

@@ -10,7 +10,6 @@ the field so that the keeper can report it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -20,7 +19,7 @@ from web3 import Web3
 
 from oracle.chain.abi_fast import decode_words
 from oracle.chain.adapters.base import MarketAdapter, RawMarket, RawPosition
-from oracle.chain.multicall import Call, Multicall, encode_call
+from oracle.chain.multicall import Multicall, make_call
 from oracle.chain.rpc import rpc_call
 from oracle.domain.params import BPS, AssetBounds
 from oracle.domain.policy import SnapshotPolicy
@@ -42,29 +41,20 @@ class ChainSource:
     policy: SnapshotPolicy
 
 
-def _call(
-    target: str,
-    signature: str,
-    types: Sequence[str] = (),
-    args: Sequence[object] = (),
-    label: str = "",
-    allow_failure: bool = False,
-) -> Call:
-    return Call(target, allow_failure, encode_call(signature, types, args), label or f"{target}.{signature}")
-
-
 def _read_feeds_and_governor(
     mc: Multicall, block: int, source: ChainSource, market: RawMarket
 ) -> tuple[bool, list[tuple], list[int], list[AssetBounds | None], list[tuple[int, int, int]]]:
     gov = source.governor
-    calls = [_call(gov, "paused()", label="governor.paused()")]
+    calls = [make_call(gov, "paused()", label="governor.paused()")]
     for a in market.assets:
         calls += [
-            _call(a.feed, "latestRoundData()", label=f"{a.symbol} feed.latestRoundData()"),
-            _call(a.feed, "decimals()", label=f"{a.symbol} feed.decimals()"),
-            _call(gov, "isConfigured(address)", ["address"], [a.address], f"governor.isConfigured({a.symbol})"),
-            _call(gov, "getBounds(address)", ["address"], [a.address], f"governor.getBounds({a.symbol})"),
-            _call(gov, "getLastChangedAt(address)", ["address"], [a.address], f"governor.getLastChangedAt({a.symbol})"),
+            make_call(a.feed, "latestRoundData()", label=f"{a.symbol} feed.latestRoundData()"),
+            make_call(a.feed, "decimals()", label=f"{a.symbol} feed.decimals()"),
+            make_call(gov, "isConfigured(address)", ["address"], [a.address], f"governor.isConfigured({a.symbol})"),
+            make_call(gov, "getBounds(address)", ["address"], [a.address], f"governor.getBounds({a.symbol})"),
+            make_call(
+                gov, "getLastChangedAt(address)", ["address"], [a.address], f"governor.getLastChangedAt({a.symbol})"
+            ),
         ]
     results = mc.run(calls, block)
     paused = abi_decode(["bool"], results[0].data)[0]
@@ -87,7 +77,7 @@ def _read_history(
         first = max(1, latest_id - rounds + 1)
         spans.append(latest_id - first + 1)
         calls += [
-            _call(a.feed, "getRoundData(uint80)", ["uint80"], [rid], f"{a.symbol} feed.getRoundData({rid})")
+            make_call(a.feed, "getRoundData(uint80)", ["uint80"], [rid], f"{a.symbol} feed.getRoundData({rid})")
             for rid in range(first, latest_id + 1)
         ]
     results = mc.run(calls, block)

@@ -44,7 +44,7 @@ from oracle.chain.aave_reserve import ReserveConfiguration
 from oracle.chain.abi_fast import checksum_address, decode_words
 from oracle.chain.adapters.aave_users import AaveUserIndex
 from oracle.chain.adapters.base import RawAsset, RawMarket, RawPosition
-from oracle.chain.multicall import Call, Multicall, encode_call
+from oracle.chain.multicall import Multicall, make_call
 from oracle.errors import SnapshotError
 
 WAD = 10**18
@@ -145,19 +145,6 @@ def health_factor(collateral_base: Sequence[int], thresholds: Sequence[int], deb
 # --------------------------------------------------------------------------------------------------- the adapter
 
 
-def _call(
-    target: str,
-    signature: str,
-    types: Sequence[str] = (),
-    args: Sequence[object] = (),
-    *,
-    label: str = "",
-    gas: int = 30_000,
-    allow_failure: bool = False,
-) -> Call:
-    return Call(target, allow_failure, encode_call(signature, types, args), label or f"{target}.{signature}", gas)
-
-
 def _uint(data: bytes) -> int:
     return int.from_bytes(data[:32], "big")
 
@@ -181,7 +168,7 @@ class AaveV3MarketAdapter:
     def read_market(self, mc: Multicall, block: int) -> AaveRawMarket:
         pool = self.address
         head = mc.run(
-            [_call(pool, "getReservesList()"), _call(pool, "ADDRESSES_PROVIDER()")],
+            [make_call(pool, "getReservesList()"), make_call(pool, "ADDRESSES_PROVIDER()")],
             block,
         )
         reserves = [Web3.to_checksum_address(a) for a in abi_decode(["address[]"], head[0].data)[0]]
@@ -189,12 +176,14 @@ class AaveV3MarketAdapter:
         if self.debt_asset not in reserves:
             raise AaveAdapterError(f"{self.debt_asset} is not a reserve of pool {pool} at block {block}")
 
-        calls = [_call(provider, "getPriceOracle()")]
+        calls = [make_call(provider, "getPriceOracle()")]
         for r in reserves:
             calls += [
-                _call(pool, "getReserveData(address)", ["address"], [r], label=f"pool.getReserveData({r})", gas=60_000),
-                _call(r, "symbol()", label=f"{r}.symbol()"),
-                _call(r, "decimals()", label=f"{r}.decimals()"),
+                make_call(
+                    pool, "getReserveData(address)", ["address"], [r], label=f"pool.getReserveData({r})", gas=60_000
+                ),
+                make_call(r, "symbol()", label=f"{r}.symbol()"),
+                make_call(r, "decimals()", label=f"{r}.decimals()"),
             ]
         res = mc.run(calls, block)
         oracle = _address(res[0].data)
@@ -220,17 +209,19 @@ class AaveV3MarketAdapter:
         priced = [reserves[i] for i in collateral] + [self.debt_asset]
         calls = [
             # only the reserves a health factor can use: a listed reserve without a price source breaks nothing
-            _call(oracle, "getAssetsPrices(address[])", ["address[]"], [priced], gas=40_000 * len(priced)),
-            _call(oracle, "BASE_CURRENCY_UNIT()"),
-            _call(a_tokens[d], "totalSupply()", label="debt asset aToken.totalSupply()", gas=40_000),
-            _call(variable_debt[d], "totalSupply()", label="debt asset variableDebt.totalSupply()", gas=40_000),
-            _call(stable_debt[d], "totalSupply()", label="debt asset stableDebt.totalSupply()", gas=60_000),
-            _call(self.debt_asset, "balanceOf(address)", ["address"], [a_tokens[d]], label="debt asset cash"),
+            make_call(oracle, "getAssetsPrices(address[])", ["address[]"], [priced], gas=40_000 * len(priced)),
+            make_call(oracle, "BASE_CURRENCY_UNIT()"),
+            make_call(a_tokens[d], "totalSupply()", label="debt asset aToken.totalSupply()", gas=40_000),
+            make_call(variable_debt[d], "totalSupply()", label="debt asset variableDebt.totalSupply()", gas=40_000),
+            make_call(stable_debt[d], "totalSupply()", label="debt asset stableDebt.totalSupply()", gas=60_000),
+            make_call(self.debt_asset, "balanceOf(address)", ["address"], [a_tokens[d]], label="debt asset cash"),
         ]
         for i in collateral:
             calls += [
-                _call(oracle, "getSourceOfAsset(address)", ["address"], [reserves[i]], label=f"{symbols[i]} source"),
-                _call(a_tokens[i], "totalSupply()", label=f"{symbols[i]} aToken.totalSupply()", gas=40_000),
+                make_call(
+                    oracle, "getSourceOfAsset(address)", ["address"], [reserves[i]], label=f"{symbols[i]} source"
+                ),
+                make_call(a_tokens[i], "totalSupply()", label=f"{symbols[i]} aToken.totalSupply()", gas=40_000),
             ]
         res = mc.run(calls, block)
         *collateral_prices, debt_price = abi_decode(["uint256[]"], res[0].data)[0]
@@ -240,13 +231,13 @@ class AaveV3MarketAdapter:
         totals = [_uint(res[7 + 2 * k].data) for k in range(len(collateral))]
 
         # the feed behind each source, then the feed's latest answer (it must be the oracle's price)
-        feeds_res = mc.run([_call(s, "feed()", allow_failure=True, label=f"{s}.feed()") for s in sources], block)
+        feeds_res = mc.run([make_call(s, "feed()", allow_failure=True, label=f"{s}.feed()") for s in sources], block)
         feeds = [
             _address(r.data) if r.success and len(r.data) == 32 else s for r, s in zip(feeds_res, sources, strict=True)
         ]
         answers = mc.run(
             [
-                _call(f, "latestRoundData()", label=f"{symbols[i]} feed.latestRoundData()")
+                make_call(f, "latestRoundData()", label=f"{symbols[i]} feed.latestRoundData()")
                 for f, i in zip(feeds, collateral, strict=True)
             ],
             block,
@@ -310,8 +301,10 @@ class AaveV3MarketAdapter:
         per_user = 1 + len(tokens)
         calls = []
         for u in m.users:
-            calls.append(_call(self.address, "getUserConfiguration(address)", ["address"], [u], gas=_GAS_USER_CONFIG))
-            calls += [_call(t, "balanceOf(address)", ["address"], [u], gas=_GAS_BALANCE) for t in tokens]
+            calls.append(
+                make_call(self.address, "getUserConfiguration(address)", ["address"], [u], gas=_GAS_USER_CONFIG)
+            )
+            calls += [make_call(t, "balanceOf(address)", ["address"], [u], gas=_GAS_BALANCE) for t in tokens]
         results = mc.run(calls, block)
         ids = [a.reserve_id for a in m.assets]
         n = len(m.assets)
@@ -361,7 +354,7 @@ class AaveV3MarketAdapter:
         """``getUserAccountData`` of ``users`` in one batch (the cross-check of this adapter's arithmetic)."""
         results = mc.run(
             [
-                _call(self.address, "getUserAccountData(address)", ["address"], [u], gas=_GAS_ACCOUNT_DATA)
+                make_call(self.address, "getUserAccountData(address)", ["address"], [u], gas=_GAS_ACCOUNT_DATA)
                 for u in users
             ],
             block,

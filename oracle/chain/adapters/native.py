@@ -10,7 +10,7 @@ from web3 import Web3
 
 from oracle.chain.abi_fast import checksum_address, decode_uint_array_and_uint
 from oracle.chain.adapters.base import RawAsset, RawMarket, RawPosition
-from oracle.chain.multicall import Call, Multicall, encode_call
+from oracle.chain.multicall import Call, Multicall, make_call
 from oracle.domain.params import BPS, RiskParams
 
 WAD = 10**18
@@ -43,7 +43,7 @@ class NativeMarketAdapter:
         gas: int = 30_000,
         target: str | None = None,
     ) -> Call:
-        return Call(target or self.address, False, encode_call(signature, types, args), label or signature, gas)
+        return make_call(target or self.address, signature, types, args, label or signature, gas=gas)
 
     def read_market(self, mc: Multicall, block: int) -> RawMarket:
         head = [
