@@ -31,11 +31,9 @@ import torch
 
 from oracle.config import DEFAULT_POLICY, load_policy
 from oracle.data.aave_history import WINDOWS
-from oracle.risk.cascade import Liquidators
 from oracle.risk.liquidation_replay import (
     FIT_FILE,
     SCORED_USD,
-    FitParams,
     FrozenFit,
     default_grid,
     fit_grid,
@@ -92,17 +90,7 @@ def main() -> None:
     # the policy's own liquidators on the same book: what the calibration and the keeper actually simulate
     behaviour = load_policy(DEFAULT_POLICY).risk.liquidators
     assert behaviour is not None, "the default policy has no [risk.liquidators]"
-    policy_fit = FitParams(
-        fit.book,
-        Liquidators(
-            capacity_share=behaviour.capacity_share,
-            chunk_bonus_share=behaviour.chunk_limit,
-            depth_beta=behaviour.depth_beta,
-            depth_sigma_ref=behaviour.depth_sigma_ref,
-            slippage_profit=True,
-        ),
-        fit.price,
-    )
+    policy_fit = frozen.with_behaviour(behaviour)
     policy_replays = [replay(w, policy_fit, data_dir=args.data_dir) for w in WINDOWS]
     fitted = [r for r in replays if r.window.fitted]
     held_out = [r for r in replays if not r.window.fitted]

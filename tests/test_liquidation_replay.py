@@ -268,17 +268,7 @@ def test_the_default_policy_scores_as_well_as_the_frozen_fit() -> None:
     behaviour = load_policy(DEFAULT_POLICY).risk.liquidators
     frozen = load_fit(FIT_FILE)
     assert behaviour is not None
-    policy_fit = FitParams(
-        frozen.fit.book,
-        Liquidators(
-            capacity_share=behaviour.capacity_share,
-            chunk_bonus_share=behaviour.chunk_limit,
-            depth_beta=behaviour.depth_beta,
-            depth_sigma_ref=behaviour.depth_sigma_ref,
-            slippage_profit=True,
-        ),
-        frozen.fit.price,
-    )
+    policy_fit = frozen.with_behaviour(behaviour)
     fitted = [w for w in WINDOWS if w.fitted]
     assert admissible(policy_fit, fitted)
     ours, best = score(policy_fit, fitted), score(frozen.fit, fitted)

@@ -85,6 +85,7 @@ from oracle.data.aave_history import (
     reserve_state,
     stable_borrowed_usd,
 )
+from oracle.domain.appetite import LiquidatorBehaviour
 from oracle.risk.cascade import (
     CascadeMarket,
     CascadeParams,
@@ -595,6 +596,19 @@ class FrozenFit(BaseModel):
             self.accounts,
         )
         return FitParams(book, liquidators, self.price)
+
+    def with_behaviour(self, behaviour: LiquidatorBehaviour) -> FitParams:
+        """The frozen book and path with a policy's liquidators instead of the fitted ones: what the calibration
+        and the keeper simulate, replayed on the same history."""
+        liquidators = Liquidators(
+            capacity_share=behaviour.capacity_share,
+            chunk_bonus_share=behaviour.chunk_limit,
+            depth_beta=behaviour.depth_beta,
+            depth_sigma_ref=behaviour.depth_sigma_ref,
+            step_h=self.step_h,
+            slippage_profit=self.slippage_profit,
+        )
+        return FitParams(self.fit.book, liquidators, self.price)
 
 
 def load_fit(path: Path = FIT_FILE) -> FrozenFit:
